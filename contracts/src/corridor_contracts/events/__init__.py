@@ -1,0 +1,41 @@
+"""The v1 event catalogue (DESIGN.md §3). Importing this package registers every event."""
+
+from .erasure import ErasureCompleted, ErasureRequested
+from .opportunities import OpportunityClosed, OpportunityPublished, OpportunityUpdated
+from .organisations import OrganisationRegistered
+from .placements import (
+    ContactDisclosed,
+    HoursLogged,
+    PlacementCompleted,
+    PlacementConfirmed,
+    PlacementDeclined,
+    PlacementOutcome,
+    PlacementProposed,
+    PlacementRequested,
+    PlacementStarted,
+    PlacementWithdrawn,
+)
+from .volunteers import VolunteerConsentChanged, VolunteerErased, VolunteerRegistered, VolunteerUpdated
+
+__all__ = [
+    "ContactDisclosed",
+    "ErasureCompleted",
+    "ErasureRequested",
+    "HoursLogged",
+    "OpportunityClosed",
+    "OpportunityPublished",
+    "OpportunityUpdated",
+    "OrganisationRegistered",
+    "PlacementCompleted",
+    "PlacementConfirmed",
+    "PlacementDeclined",
+    "PlacementOutcome",
+    "PlacementProposed",
+    "PlacementRequested",
+    "PlacementStarted",
+    "PlacementWithdrawn",
+    "VolunteerConsentChanged",
+    "VolunteerErased",
+    "VolunteerRegistered",
+    "VolunteerUpdated",
+]

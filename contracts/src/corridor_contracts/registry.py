@@ -1,0 +1,48 @@
+"""Who is in the corridor: the registry of partner nodes (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from typing import Annotated
+
+from .types import CountryCode, NodeId
+
+NodePublicKey = Annotated[str, StringConstraints(pattern=r"^N[A-Z2-7]{55}$")]
+
+
+class PartnerNode(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: NodeId
+    name: str = Field(min_length=1, max_length=200)
+    country: CountryCode
+    public_key: NodePublicKey = Field(description="the node's nkey public key (ed25519), 'N...'")
+    leafnode_user: str | None = Field(default=None, description="user name on the hub's leafnode port")
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corridor: str = Field(default="smart-volunteering", min_length=1)
+    nodes: list[PartnerNode] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Registry:
+        ids = [n.id for n in self.nodes]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"node ids appear more than once: {', '.join(duplicates)}")
+        return self
+
+    def node(self, node_id: str) -> PartnerNode:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(f"node {node_id!r} is not in the registry")
+
+    def peers_of(self, node_id: str) -> list[PartnerNode]:
+        self.node(node_id)
+        return [n for n in self.nodes if n.id != node_id]
+
+    def public_keys(self) -> dict[str, str]:
+        return {n.id: n.public_key for n in self.nodes}

@@ -1,0 +1,35 @@
+# The two commands of a fresh machine (python3 and make are all they assume):
+#   make run    start a node on the embedded default and report its health
+#   make test   run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROJECTS := contracts runtime services/profiles services/matching services/notifications services/reporting
+
+.PHONY: install run test test-unit test-contract test-integration schemas clean
+
+$(VENV)/.installed: requirements-dev.txt $(foreach p,$(PROJECTS),$(p)/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(foreach p,$(PROJECTS),-e $(p)) -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/corridor node $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit tests/contract
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration
+
+schemas: install
+	$(BIN)/python -m corridor_contracts.jsonschemas
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

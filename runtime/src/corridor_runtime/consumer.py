@@ -1,0 +1,231 @@
+"""The one consumer every service uses: pull batches, validate, apply once, dead-letter poison.
+
+For each batch fetched from a durable pull consumer:
+1. decode every message; poison (see decoding.py) goes to the dead-letter stream, then is acked;
+2. apply the valid ones in ONE database transaction: skip those the inbox has seen, run the
+   handlers, record the event ids in the inbox, write the outbox rows; commit; then ack;
+3. if that transaction fails, apply the messages one by one to find the failing one: a handler's
+   PermanentFailure is dead-lettered at once; any other error is retried with backoff (a nak
+   with a delay) and dead-lettered after `max_deliver` attempts; an unreachable database is
+   retried for as long as it takes and never dead-letters anything.
+
+The JetStream consumer itself has no delivery limit: a message is never dropped by the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import async_sessionmaker, AsyncSession
+
+from corridor_contracts import CATALOGUE, Scope, subjects
+
+from .dead_letters import DeadLetters
+from .decoding import Decoder, Poison
+from .inbox import Inbox
+from .tables import DeliveryTables
+from .unit_of_work import Emitter, Incoming, UnitOfWork
+
+log = structlog.get_logger("corridor.consumer")
+
+Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
+
+# Errors of the infrastructure, not of the event: retried without limit, never dead-lettered.
+INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, ConnectionError, OSError, TimeoutError)
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler for an event that can never be applied; it is dead-lettered at once."""
+
+
+@dataclass
+class Subscription:
+    """What one durable consumer of a service reads: a stream and a handler per event type."""
+
+    name: str
+    stream: str
+    handlers: dict[str, Handler]
+    backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+    def filter_subjects(self, node_id: str) -> list[str]:
+        filters = []
+        for event_type in sorted(self.handlers):
+            scope = CATALOGUE.latest(event_type).SCOPE
+            if scope is Scope.LOCAL:
+                filters.append(subjects.local(node_id, event_type))
+            elif scope is Scope.BROADCAST:
+                filters.append(subjects.broadcast("*", event_type))
+            else:
+                filters.append(subjects.direct(node_id, "*", event_type))
+        return filters
+
+
+@dataclass
+class ConsumerCounters:
+    processed: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: DeliveryTables,
+        emitter: Emitter,
+        decoder: Decoder,
+        dead_letters: DeadLetters,
+        subscription: Subscription,
+        node_id: str,
+        batch_size: int = 256,
+        max_deliver: int = 8,
+        fetch_timeout: float = 2.0,
+        ack_wait: float = 60.0,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._js = js
+        self._sessions = sessions
+        self._tables = tables
+        self._emitter = emitter
+        self._decoder = decoder
+        self._dead_letters = dead_letters
+        self.subscription = subscription
+        self._node_id = node_id
+        self._batch_size = batch_size
+        self._max_deliver = max_deliver
+        self._fetch_timeout = fetch_timeout
+        self._ack_wait = ack_wait
+        self._on_commit = on_commit
+        self.inbox = Inbox(tables, subscription.name)
+        self.counters = ConsumerCounters()
+
+    @property
+    def name(self) -> str:
+        return self.subscription.name
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            name=self.name,
+            durable_name=self.name,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait,
+            max_deliver=-1,
+            max_ack_pending=max(1000, self._batch_size * 4),
+            filter_subjects=self.subscription.filter_subjects(self._node_id),
+        )
+
+    async def run(self) -> None:
+        """Fetch and apply until cancelled; survives NATS and database outages."""
+        sub = None
+        while True:
+            try:
+                if sub is None:
+                    await self._js.add_consumer(self.subscription.stream, config=self.config())
+                    sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.subscription.stream)
+                try:
+                    msgs = await sub.fetch(self._batch_size, timeout=self._fetch_timeout)
+                except TimeoutError:
+                    continue
+                await self.handle_batch(msgs)
+            except asyncio.CancelledError:
+                raise
+            except (nats.errors.Error, *INFRASTRUCTURE_ERRORS) as error:
+                log.warning("consumer waiting for NATS or the database", consumer=self.name, error=repr(error))
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("consumer pass failed", consumer=self.name)
+                await asyncio.sleep(1.0)
+
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        self.counters.batches += 1
+        valid: list[tuple[Msg, Incoming]] = []
+        for msg in msgs:
+            try:
+                valid.append((msg, self._decoder.decode(msg.subject, msg.data)))
+            except Poison as poison:
+                await self._dead_letter(msg, str(poison))
+        if not valid:
+            return
+        try:
+            await self._apply(valid)
+        except Exception as error:
+            if len(valid) == 1:
+                await self._failed(*valid[0], error)
+                return
+            for item in valid:  # find the failing one; the others are applied on their own
+                try:
+                    await self._apply([item])
+                except Exception as single_error:
+                    await self._failed(*item, single_error)
+
+    async def _apply(self, items: list[tuple[Msg, Incoming]]) -> None:
+        emitted = False
+        async with self._sessions() as session, session.begin():
+            ids = [str(incoming.envelope.event_id) for _, incoming in items]
+            seen = await self.inbox.seen(session, ids)
+            fresh: dict[str, Incoming] = {}
+            for event_id, (_, incoming) in zip(ids, items):
+                if event_id not in seen and event_id not in fresh:
+                    fresh[event_id] = incoming
+            uow = UnitOfWork(session, self._tables, self._emitter)
+            for incoming in fresh.values():
+                with structlog.contextvars.bound_contextvars(**_trace(incoming)):
+                    await self.subscription.handlers[incoming.envelope.type](uow, incoming)
+            await self.inbox.record(session, fresh)
+            await uow.flush()
+            emitted = bool(uow.emitted)
+        if emitted:
+            self._on_commit()
+        for msg, _ in items:
+            await msg.ack()
+        self.counters.processed += len(fresh)
+        self.counters.duplicates += len(items) - len(fresh)
+
+    async def _failed(self, msg: Msg, incoming: Incoming, error: Exception) -> None:
+        deliveries = msg.metadata.num_delivered
+        with structlog.contextvars.bound_contextvars(**_trace(incoming)):
+            if isinstance(error, PermanentFailure):
+                await self._dead_letter(msg, f"rejected by the handler: {error}")
+            elif isinstance(error, INFRASTRUCTURE_ERRORS):
+                delay = self._delay(deliveries)
+                log.warning("database unavailable; event will be retried", error=repr(error), retry_in=delay)
+                await msg.nak(delay=delay)
+            elif deliveries >= self._max_deliver:
+                await self._dead_letter(msg, f"the handler failed {deliveries} times; last error: {error!r}")
+            else:
+                delay = self._delay(deliveries)
+                self.counters.retried += 1
+                log.warning("handler failed; event will be retried", error=repr(error),
+                            deliveries=deliveries, retry_in=delay)
+                await msg.nak(delay=delay)
+
+    def _delay(self, deliveries: int) -> float:
+        backoff = self.subscription.backoff
+        return backoff[min(deliveries, len(backoff)) - 1]
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        await self._dead_letters.put(msg, reason, consumer=self.name)
+        await msg.ack()
+        self.counters.dead_lettered += 1
+
+
+def _trace(incoming: Incoming) -> dict[str, str]:
+    fields = {"event_id": str(incoming.envelope.event_id), "correlation_id": str(incoming.envelope.correlation_id),
+              "event_type": incoming.envelope.type}
+    placement_id = getattr(incoming.event, "placement_id", None)
+    if placement_id is not None:
+        fields["placement_id"] = str(placement_id)
+    return fields

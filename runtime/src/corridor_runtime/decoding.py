@@ -1,0 +1,77 @@
+"""From the bytes of a message to an event at this node's latest version, or the reason it is poison.
+
+Poison is anything that can never succeed however often it is retried: not JSON, not an
+envelope, a subject that contradicts the envelope, a missing or bad signature on a shared event,
+an unknown type or version, a payload that breaks its schema.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from corridor_contracts import CATALOGUE, Envelope, Scope, SignatureError, UnknownEvent, Verifier, subjects
+import corridor_contracts.events  # noqa: F401  (registers the catalogue)
+
+from .unit_of_work import Incoming
+
+
+class Poison(ValueError):
+    """The message can never be processed; the text is the reason kept with its dead letter."""
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors()[:10])
+
+
+class Decoder:
+    def __init__(self, node_id: str, verifier: Verifier | None) -> None:
+        self._node_id = node_id
+        self._verifier = verifier
+
+    def decode(self, subject: str, data: bytes) -> Incoming:
+        try:
+            parts = subjects.parse(subject)
+        except ValueError as error:
+            raise Poison(str(error)) from None
+        try:
+            wire = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise Poison(f"invalid JSON: {error}") from None
+        if not isinstance(wire, dict):
+            raise Poison(f"invalid envelope: a JSON {type(wire).__name__}, not an object")
+        try:
+            envelope = Envelope.model_validate(wire)
+        except ValidationError as error:
+            raise Poison(f"envelope schema violation: {_errors(error)}") from None
+
+        if envelope.type != parts.event_type:
+            raise Poison(f"subject names {parts.event_type} but the envelope is {envelope.type}")
+        if parts.scope is Scope.LOCAL:
+            if envelope.origin != self._node_id:
+                raise Poison(f"a local event from origin {envelope.origin!r} on node {self._node_id!r}")
+        else:
+            if envelope.origin != parts.origin:
+                raise Poison(f"subject origin {parts.origin!r} differs from envelope origin {envelope.origin!r}")
+            if parts.scope is Scope.DIRECT and envelope.target != parts.target:
+                raise Poison(f"subject target {parts.target!r} differs from envelope target {envelope.target!r}")
+            if self._verifier is None:
+                raise Poison("bad signature: this node has no registry to verify shared events against")
+            try:
+                self._verifier.verify(wire)
+            except SignatureError as error:
+                raise Poison(f"bad signature: {error}") from None
+
+        try:
+            version, payload = CATALOGUE.upcast(envelope.type, envelope.version, envelope.payload)
+            model = CATALOGUE.model(envelope.type, version)
+        except UnknownEvent as error:
+            raise Poison(str(error)) from None
+        if model.SCOPE is not parts.scope:
+            raise Poison(f"{envelope.type} is a {model.SCOPE.value} event, received as {parts.scope.value}")
+        try:
+            event = model.model_validate(payload)
+        except ValidationError as error:
+            raise Poison(f"payload schema violation ({envelope.type} v{version}): {_errors(error)}") from None
+        return Incoming(envelope=envelope, event=event, subject=subject)

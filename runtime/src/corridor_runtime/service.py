@@ -1,0 +1,170 @@
+"""A service on its node: wires the database, NATS, the outbox relay, the consumers and status.
+
+A service declares its tables and its subscriptions (handlers per event type); delivery is the
+runtime's. `ServiceHost.unit_of_work()` is how HTTP endpoints and other entry points change state
+and emit events; consumers give handlers a unit of work of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from corridor_contracts import Verifier
+
+from .connection import connect
+from .consumer import Consumer, Subscription
+from .database import Database
+from .dead_letters import DeadLetters
+from .decoding import Decoder
+from .outbox import OutboxRelay
+from .settings import NodeSettings
+from .tables import DeliveryTables
+from .unit_of_work import Emitter, UnitOfWork
+
+log = structlog.get_logger("corridor.service")
+
+
+def status_subject(node: str, service: str) -> str:
+    return f"status.{node}.{service}"
+
+
+class ServiceHost:
+    def __init__(self, settings: NodeSettings, *, metadata: MetaData | None = None,
+                 subscriptions: Sequence[Subscription] = ()) -> None:
+        self.settings = settings
+        self.name = settings.service
+        self.metadata = metadata if metadata is not None else MetaData()
+        existing = self.metadata.tables.get(f"{self.name}_outbox")
+        self.tables = (
+            DeliveryTables(outbox=existing, inbox=self.metadata.tables[f"{self.name}_inbox"])
+            if existing is not None
+            else DeliveryTables.define(self.metadata, self.name)
+        )
+        self.subscriptions = list(subscriptions)
+        registry = settings.registry()
+        self.verifier = Verifier(registry.public_keys()) if registry else None
+        self.emitter = Emitter(settings.node_id, settings.signer())
+        self.db = Database(settings.resolved_database_url())
+        self.sessions = async_sessionmaker(self.db.engine, expire_on_commit=False)
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[Consumer] = []
+        self._tasks: list[asyncio.Task] = []
+        self._started_at = time.time()
+
+    async def start(self) -> None:
+        await self.db.create_tables(self.metadata)
+        self.nc = await self._connect()
+        self.js = self.nc.jetstream(timeout=10)
+        self.relay = OutboxRelay(self.db, self.tables, self.js, batch_size=max(self.settings.batch_size, 100))
+        dead = DeadLetters(self.js, node=self.settings.node_id, service=self.name)
+        decoder = Decoder(self.settings.node_id, self.verifier)
+        self.consumers = [
+            Consumer(
+                js=self.js, sessions=self.sessions, tables=self.tables, emitter=self.emitter, decoder=decoder,
+                dead_letters=dead, subscription=sub, node_id=self.settings.node_id,
+                batch_size=self.settings.batch_size, max_deliver=self.settings.max_deliver, on_commit=self.relay.wake,
+            )
+            for sub in self.subscriptions
+        ]
+        await self.nc.subscribe(status_subject(self.settings.node_id, self.name), cb=self._answer_status)
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
+        self._tasks += [asyncio.create_task(c.run(), name=f"{self.name}-{c.name}") for c in self.consumers]
+        self._tasks.append(asyncio.create_task(self._prune_inboxes(), name=f"{self.name}-inbox-pruning"))
+        log.info("service started", consumers=[c.name for c in self.consumers])
+
+    async def _connect(self) -> Client:
+        delay = 0.2
+        while True:
+            try:
+                return await connect(self.settings.nats_url, name=f"{self.settings.node_id}-{self.name}")
+            except Exception as error:  # the node's nats-server is not up yet: wait for it
+                log.warning("cannot reach nats-server yet", url=self.settings.nats_url, error=repr(error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.nc is not None:
+            try:
+                await self.nc.drain()
+            except Exception:
+                await self.nc.close()
+            self.nc = None
+        await self.db.dispose()
+        log.info("service stopped")
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """Change state and emit events in one transaction; the relay is woken after commit."""
+        async with self.sessions() as session, session.begin():
+            uow = UnitOfWork(session, self.tables, self.emitter)
+            yield uow
+            await uow.flush()
+        if uow.emitted and self.relay is not None:
+            self.relay.wake()
+
+    async def status(self) -> dict:
+        consumers = []
+        for consumer in self.consumers:
+            entry = {"name": consumer.name, "stream": consumer.subscription.stream, **vars(consumer.counters)}
+            try:
+                info = await self.js.consumer_info(consumer.subscription.stream, consumer.name)
+                entry.update(pending=info.num_pending, ack_pending=info.num_ack_pending)
+            except Exception as error:
+                entry.update(error=repr(error))
+            consumers.append(entry)
+        return {
+            "node": self.settings.node_id,
+            "service": self.name,
+            "uptime_s": round(time.time() - self._started_at, 1),
+            "outbox_backlog": await self.relay.backlog() if self.relay else None,
+            "published": self.relay.published if self.relay else 0,
+            "consumers": consumers,
+        }
+
+    async def _answer_status(self, msg) -> None:
+        try:
+            body = await self.status()
+        except Exception as error:
+            body = {"node": self.settings.node_id, "service": self.name, "error": repr(error)}
+        await msg.respond(json.dumps(body).encode())
+
+    async def _prune_inboxes(self) -> None:
+        keep = timedelta(days=self.settings.inbox_retention_days)
+        while True:
+            await asyncio.sleep(3600)
+            try:
+                async with self.sessions() as session, session.begin():
+                    for consumer in self.consumers:
+                        await consumer.inbox.prune(session, keep)
+            except Exception:
+                log.exception("inbox pruning failed")
+
+    async def run_until_stopped(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

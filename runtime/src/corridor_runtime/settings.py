@@ -1,0 +1,82 @@
+"""Settings of one service on one node: environment variables (CORRIDOR_*) over a node config file.
+
+The node config file is TOML, named by CORRIDOR_CONFIG; its keys are the field names below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from corridor_contracts import Registry, Signer
+from corridor_contracts.types import NodeId
+
+
+class NodeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORRIDOR_", extra="forbid")
+
+    node_id: NodeId = "demo"
+    service: str = Field(default="node", pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default: a SQLite file in data_dir")
+    data_dir: Path = Path("var")
+    registry_file: Path | None = None
+    signing_seed_file: Path | None = None
+    signing_seed: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    batch_size: int = Field(default=256, ge=1, le=10_000)
+    max_deliver: int = Field(default=8, ge=2, le=100, description="attempts before a failing event is dead-lettered")
+    inbox_retention_days: int = Field(default=14, ge=1)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CORRIDOR_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"CORRIDOR_CONFIG names {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def node_dir(self) -> Path:
+        return self.data_dir / self.node_id
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.node_dir / f'{self.service}.sqlite').resolve()}"
+
+    def signer(self) -> Signer | None:
+        if self.signing_seed is not None:
+            return Signer(self.signing_seed.get_secret_value().strip().encode())
+        if self.signing_seed_file is not None:
+            return Signer(self.signing_seed_file.read_bytes().strip())
+        return None
+
+    def registry(self) -> Registry | None:
+        if self.registry_file is None:
+            return None
+        from .registry_file import load_registry
+
+        return load_registry(self.registry_file)

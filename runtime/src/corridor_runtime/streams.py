@@ -1,0 +1,58 @@
+"""The node's streams, provisioned in one place (services bind to them and never declare them).
+
+- LOCAL      node.<me>.>                       node-internal events; never leave the node
+- OUT        corridor.bcast.<me>.>, corridor.direct.*.<me>.>   what this node shares
+- IN         sourced: own OUT's broadcasts, and from every peer's OUT (across JetStream domains)
+             its broadcasts and the events addressed to this node, nothing else
+- DEADLETTER deadletter.<me>.>                  poison and given-up messages with their reason
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    ExternalStream,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
+from nats.js.errors import NotFoundError
+
+
+from . import dead_letters
+
+DAY = 24 * 3600.0
+
+
+def node_streams(node_id: str, peers: list[str], *, max_age_days: float = 90) -> list[StreamConfig]:
+    common = dict(
+        retention=RetentionPolicy.LIMITS,  # never work-queue: several services read each stream
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_days * DAY,
+        duplicate_window=120.0,
+    )
+    sources = [StreamSource(name="OUT", filter_subject=f"corridor.bcast.{node_id}.>")]
+    for peer in sorted(peers):
+        external = ExternalStream(api=f"$JS.{peer}.API")
+        sources.append(StreamSource(name="OUT", filter_subject=f"corridor.bcast.{peer}.>", external=external))
+        sources.append(StreamSource(name="OUT", filter_subject=f"corridor.direct.{node_id}.{peer}.>", external=external))
+    return [
+        StreamConfig(name="LOCAL", subjects=[f"node.{node_id}.>"], **common),
+        StreamConfig(name="OUT", subjects=[f"corridor.bcast.{node_id}.>", f"corridor.direct.*.{node_id}.>"], **common),
+        StreamConfig(name="IN", sources=sources, **common),
+        StreamConfig(name=dead_letters.STREAM, subjects=[f"deadletter.{node_id}.>"], **{**common, "max_age": 365 * DAY}),
+    ]
+
+
+async def provision(js: JetStreamContext, node_id: str, peers: list[str]) -> None:
+    """Create the node's streams, or bring their configuration up to date (idempotent)."""
+    for config in node_streams(node_id, peers):
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)

@@ -1,0 +1,49 @@
+"""The delivery tables a service keeps beside its own: its outbox and its inbox.
+
+Each service owns its tables, so their names carry the service's name (one PostgreSQL database
+can hold a whole node; on SQLite each service has its own file anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
+
+
+@dataclass(frozen=True)
+class DeliveryTables:
+    outbox: Table
+    inbox: Table
+
+    @classmethod
+    def define(cls, metadata: MetaData, service: str) -> DeliveryTables:
+        outbox = Table(
+            f"{service}_outbox",
+            metadata,
+            Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+            Column("event_id", String(36), nullable=False, unique=True),
+            Column("subject", String(255), nullable=False),
+            Column("data", LargeBinary, nullable=False),
+            Column("correlation_id", String(36), nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("published_at", DateTime(timezone=True), nullable=True),
+            Column("attempts", Integer, nullable=False, server_default=text("0")),
+            Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+            Column("last_error", Text, nullable=True),
+        )
+        Index(
+            f"ix_{service}_outbox_pending",
+            outbox.c.next_attempt_at,
+            outbox.c.seq,
+            sqlite_where=outbox.c.published_at.is_(None),
+            postgresql_where=outbox.c.published_at.is_(None),
+        )
+        inbox = Table(
+            f"{service}_inbox",
+            metadata,
+            Column("consumer", String(64), primary_key=True),
+            Column("event_id", String(36), primary_key=True),
+            Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
+        )
+        return cls(outbox=outbox, inbox=inbox)

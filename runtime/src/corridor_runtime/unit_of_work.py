@@ -1,0 +1,86 @@
+"""A unit of work: one database transaction for a state change and the events it causes.
+
+Events are written to the outbox in the same transaction as the change (DESIGN.md §4), so either
+both happen or neither; the relay publishes them after commit, woken by the commit itself.
+"""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corridor_contracts import Envelope, Event, Scope, Signer, subjects
+
+from .tables import DeliveryTables
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """An event being handled: its envelope (metadata) and its payload at the latest version."""
+
+    envelope: Envelope
+    event: Event
+    subject: str
+
+
+class Emitter:
+    """Builds this node's outgoing envelopes: ids, correlation, signature, subject."""
+
+    def __init__(self, node_id: str, signer: Signer | None) -> None:
+        self.node_id = node_id
+        self.signer = signer
+
+    def envelope(self, event: Event, *, target: str | None = None, cause: Incoming | None = None,
+                 correlation_id: UUID | None = None) -> tuple[str, Envelope]:
+        envelope = Envelope.wrap(
+            event,
+            origin=self.node_id,
+            target=target,
+            correlation_id=correlation_id or (cause.envelope.correlation_id if cause else None),
+            causation_id=cause.envelope.event_id if cause else None,
+        )
+        if event.SCOPE is not Scope.LOCAL:
+            if self.signer is None:
+                raise RuntimeError(f"{event.TYPE} leaves the node and must be signed: this service has no signing key")
+            envelope = self.signer.sign(envelope)
+        return subjects.for_envelope(envelope, node=self.node_id), envelope
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession, tables: DeliveryTables, emitter: Emitter) -> None:
+        self.session = session
+        self._tables = tables
+        self._emitter = emitter
+        self._rows: list[dict[str, Any]] = []
+        self.emitted: list[Envelope] = []
+
+    def emit(self, event: Event, *, target: str | None = None, cause: Incoming | None = None,
+             correlation_id: UUID | None = None) -> Envelope:
+        """Record an event to publish when (and only if) this unit of work commits."""
+        subject, envelope = self._emitter.envelope(event, target=target, cause=cause, correlation_id=correlation_id)
+        now = datetime.now(timezone.utc)
+        self._rows.append(
+            {
+                "event_id": str(envelope.event_id),
+                "subject": subject,
+                "data": envelope.encode(),
+                "correlation_id": str(envelope.correlation_id),
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+        )
+        self.emitted.append(envelope)
+        return envelope
+
+    async def flush(self) -> None:
+        if self._rows:
+            await self.session.execute(insert(self._tables.outbox), self._rows)
+            self._rows = []
+
+

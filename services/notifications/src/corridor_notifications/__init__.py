@@ -1,0 +1,1 @@
+"""The notifications service: e-mail, webhook and Maildir channels with multilingual templates."""

@@ -1,0 +1,1 @@
+"""The profiles service: volunteers, host organisations, opportunities and the host node's slot authority."""

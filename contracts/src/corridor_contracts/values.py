@@ -111,3 +111,4 @@ class MatchSummary(Value):
 
 
 Hours = Annotated[Decimal, Field(gt=0, le=24, max_digits=4, decimal_places=2)]
+TotalHours = Annotated[Decimal, Field(ge=0, le=10000, max_digits=7, decimal_places=2)]

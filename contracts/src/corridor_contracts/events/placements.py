@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..catalogue import Event, Scope
 from ..types import AgeBand, CountryCode, NodeId, OrganisationKind, Pseudonym, Sector, ShortText, SkillCode, UtcDatetime, WorldRegion, LanguageCode
-from ..values import Email, Hours, MatchSummary, Phone, Value
+from ..values import Email, Hours, MatchSummary, Phone, TotalHours, Value
 
 
 class PlacementProposed(Event):
@@ -136,7 +136,7 @@ class PlacementCompleted(Event):
 
     placement_id: UUID
     completed_on: date
-    total_hours: Hours | None = Field(default=None, le=10000)
+    total_hours: TotalHours | None = None
     skills_practised: list[SkillCode] = Field(default_factory=list, max_length=50)
 
 

@@ -1,0 +1,1 @@
+"""Test harness: real nats-servers on free loopback ports, SQLite and PostgreSQL databases."""

@@ -1,0 +1,212 @@
+"""Delivery guarantees of the shared runtime on a real nats-server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from corridor_contracts import Envelope, Signer, subjects
+from corridor_runtime import dead_letters
+from harness import ledger
+from harness.ledger import applied, eventually
+from harness.samples import SAMPLES
+
+pytestmark = pytest.mark.nats
+TESTS = Path(__file__).parents[1]
+
+
+def _env(settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(TESTS),
+        "CORRIDOR_NODE_ID": settings.node_id,
+        "CORRIDOR_SERVICE": settings.service,
+        "CORRIDOR_NATS_URL": settings.nats_url,
+        "CORRIDOR_DATABASE_URL": settings.database_url,
+        "CORRIDOR_REGISTRY_FILE": str(settings.registry_file),
+        "CORRIDOR_SIGNING_SEED": settings.signing_seed.get_secret_value(),
+        "CORRIDOR_DATA_DIR": str(settings.data_dir),
+    }
+
+
+def _crash(settings, mode: str) -> str:
+    """Run a service process that dies by SIGKILL at `mode`; return the id of the event it wrote."""
+    done = subprocess.run([sys.executable, "-m", "harness.crash_writer", mode], env=_env(settings),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    return done.stdout.strip()
+
+
+async def _pending_rows(service) -> list[str]:
+    outbox = service.tables.outbox
+    async with service.sessions() as session:
+        return [r[0] for r in await session.execute(select(outbox.c.event_id).where(outbox.c.published_at.is_(None)))]
+
+
+async def _stream_messages(js, stream: str) -> int:
+    return (await js.stream_info(stream)).state.messages
+
+
+async def test_committed_event_is_published_and_applied_once(running, js):
+    service = await running()
+    async with service.unit_of_work() as uow:
+        envelope = uow.emit(SAMPLES["VolunteerRegistered"])
+    event_id = str(envelope.event_id)
+
+    assert await eventually(lambda: _applied_once(service, event_id))
+    assert await _pending_rows(service) == []
+    assert await _stream_messages(js, "LOCAL") == 1
+
+
+async def _applied_once(service, event_id):
+    return (await applied(service)).get(event_id) == 1
+
+
+async def test_killed_after_commit_before_publishing_then_published_once(running, node_settings, js):
+    event_id = _crash(node_settings, "after-commit")
+    assert await _stream_messages(js, "LOCAL") == 0  # it really died before publishing
+
+    service = await running()  # the restarted service: its relay finds the committed row
+    assert await eventually(lambda: _applied_once(service, event_id))
+    assert await _pending_rows(service) == []
+    assert await _stream_messages(js, "LOCAL") == 1
+    await asyncio.sleep(0.5)
+    assert (await applied(service))[event_id] == 1
+
+
+async def test_killed_after_publishing_before_marking_sent_then_not_duplicated(running, node_settings, js):
+    event_id = _crash(node_settings, "after-publish")
+    assert await _stream_messages(js, "LOCAL") == 1  # published and acked, not marked sent
+
+    service = await running()
+    assert await eventually(lambda: _no_pending(service))  # the relay published it again...
+    assert await eventually(lambda: _applied_once(service, event_id))
+    await asyncio.sleep(0.5)
+    assert await _stream_messages(js, "LOCAL") == 1  # ...and the stream dropped the duplicate
+    assert (await applied(service))[event_id] == 1
+
+
+async def _no_pending(service):
+    return await _pending_rows(service) == []
+
+
+async def test_redelivered_and_replayed_event_changes_state_once(running, js):
+    envelope = Envelope.wrap(SAMPLES["VolunteerRegistered"], origin=ledger.NODE)
+    subject = subjects.for_envelope(envelope, node=ledger.NODE)
+    event_id = str(envelope.event_id)
+    # The same event twice in the stream, past the duplicate window's reach (different Nats-Msg-Id),
+    # as after a relay retry more than two minutes later.
+    await js.publish(subject, envelope.encode(), headers={"Nats-Msg-Id": event_id})
+    await js.publish(subject, envelope.encode(), headers={"Nats-Msg-Id": f"{event_id}-again"})
+
+    service = await running()
+    assert await eventually(lambda: _consumed(service, "ledger-local", 2))
+    assert (await applied(service)) == {event_id: 1}
+    await service.stop()
+
+    # Replay from the stream start: a new consumer reads both copies again.
+    await js.delete_consumer("LOCAL", "ledger-local")
+    replayed = await running()
+    assert await eventually(lambda: _consumed(replayed, "ledger-local", 2))
+    counters = replayed.consumers[0].counters
+    assert (counters.processed, counters.duplicates) == (0, 2)
+    assert (await applied(replayed)) == {event_id: 1}
+
+
+async def _consumed(service, consumer_name, count):
+    consumer = next(c for c in service.consumers if c.name == consumer_name)
+    return consumer.counters.processed + consumer.counters.duplicates >= count
+
+
+async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_consumer_goes_on(running, js):
+    service = await running()
+    registered = SAMPLES["VolunteerRegistered"]
+    local = subjects.local(ledger.NODE, "VolunteerRegistered")
+
+    await js.publish(local, b'{"event_id": "not json')
+    wire = Envelope.wrap(registered, origin=ledger.NODE).to_wire()
+    del wire["payload"]["profile"]
+    await js.publish(local, Envelope.model_validate(wire).encode())
+    unknown = Envelope.wrap(registered, origin=ledger.NODE).model_copy(update={"version": 99})
+    await js.publish(local, unknown.encode())
+    forged = Signer(ledger.OTHER_SEED).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin=ledger.NODE))
+    await js.publish(subjects.for_envelope(forged, node=ledger.NODE), forged.encode())
+    good = Envelope.wrap(registered, origin=ledger.NODE)
+    await js.publish(local, good.encode())
+
+    assert await eventually(lambda: _applied_once(service, str(good.event_id)))
+    letters = await eventually(lambda: _dead_letters(js, 4))
+    reasons = sorted(letter.reason for letter in letters)
+    assert any(r.startswith("invalid JSON") for r in reasons), reasons
+    assert any(r.startswith("payload schema violation") and "profile" in r for r in reasons), reasons
+    assert any(r.startswith("unknown event VolunteerRegistered v99") for r in reasons), reasons
+    assert any(r.startswith("bad signature") for r in reasons), reasons
+    forged_letter = next(letter for letter in letters if letter.reason.startswith("bad signature"))
+    assert forged_letter.original_subject == "corridor.bcast.fr.OpportunityPublished"
+    assert forged_letter.original_stream == "IN"
+    assert forged_letter.data == forged.encode()  # kept byte for byte, for inspection and replay
+    assert (await applied(service)) == {str(good.event_id): 1}
+    assert await js.consumer_info("LOCAL", "ledger-local")  # and nothing is left unacked behind
+    assert (await js.consumer_info("LOCAL", "ledger-local")).num_ack_pending == 0
+
+
+async def _dead_letters(js, count):
+    letters = await dead_letters.read_all(js)
+    return letters if len(letters) >= count else None
+
+
+async def test_transient_failure_is_retried_with_backoff_then_succeeds(running, js):
+    the_ledger = ledger.Ledger()
+    envelope = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    event_id = str(envelope.event_id)
+    the_ledger.fail_first[event_id] = 2
+    service = await running(the_ledger, backoff=(0.3, 0.6, 1.2))
+    await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode())
+
+    assert await eventually(lambda: _applied_once(service, event_id))
+    attempts = the_ledger.attempts[event_id]
+    assert len(attempts) == 3
+    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
+    assert gaps[0] >= 0.3 * 0.9 and gaps[1] >= 0.6 * 0.9, gaps  # the backoff grows; lower bounds only
+    assert await dead_letters.read_all(js) == []
+
+
+async def test_event_failing_every_time_is_dead_lettered_after_max_deliver(running, node_settings, js):
+    the_ledger = ledger.Ledger()
+    envelope = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    the_ledger.always_fail.add(str(envelope.event_id))
+    service = await running(the_ledger, settings=node_settings.model_copy(update={"max_deliver": 3}),
+                            backoff=(0.1, 0.1, 0.1))
+    await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode())
+
+    letters = await eventually(lambda: _dead_letters(js, 1))
+    assert letters[0].reason.startswith("the handler failed 3 times; last error: RuntimeError('a downstream hiccup')")
+    assert letters[0].deliveries == 3
+    assert len(the_ledger.attempts[str(envelope.event_id)]) == 3
+    assert await applied(service) == {}
+
+
+async def test_permanent_failure_is_dead_lettered_at_once_and_the_batch_goes_on(running, js):
+    the_ledger = ledger.Ledger()
+    rejected = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    accepted = [Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE) for _ in range(5)]
+    the_ledger.reject.add(str(rejected.event_id))
+    for envelope in [accepted[0], accepted[1], rejected, *accepted[2:]]:
+        await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode())
+    service = await running(the_ledger)  # started after publishing: all seven arrive in one batch
+
+    letters = await eventually(lambda: _dead_letters(js, 1))
+    assert letters[0].reason == "rejected by the handler: this ledger refuses the event"
+    assert len(the_ledger.attempts[str(rejected.event_id)]) == 2  # in the batch, then alone
+    assert await eventually(lambda: _all_applied(service, accepted))
+
+
+async def _all_applied(service, envelopes):
+    return await applied(service) == {str(e.event_id): 1 for e in envelopes}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import nats
 import structlog
 from nats.aio.client import Client
 
@@ -10,8 +9,11 @@ log = structlog.get_logger("corridor.nats")
 
 
 async def connect(url: str, *, name: str) -> Client:
+    nc = Client()
+
     async def disconnected() -> None:
-        log.warning("nats disconnected", url=url)
+        if not (nc.is_closed or nc.is_draining):
+            log.warning("nats disconnected", url=url)
 
     async def reconnected() -> None:
         log.info("nats reconnected", url=url)
@@ -19,7 +21,7 @@ async def connect(url: str, *, name: str) -> Client:
     async def error(e: Exception) -> None:
         log.warning("nats error", error=repr(e))
 
-    return await nats.connect(
+    await nc.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
@@ -29,3 +31,4 @@ async def connect(url: str, *, name: str) -> Client:
         reconnected_cb=reconnected,
         error_cb=error,
     )
+    return nc

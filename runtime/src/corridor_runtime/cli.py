@@ -1,0 +1,90 @@
+"""The operator command line: `corridor --help`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import nats
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import dead_letters as dl
+from . import node as node_runner
+from .registry_file import ConfigError
+
+app = typer.Typer(help="Operate a node of the SMART volunteering corridor.", no_args_is_help=True)
+letters = typer.Typer(help="Dead letters: list, show, replay, discard.", no_args_is_help=True)
+app.add_typer(letters, name="dead-letters")
+console = Console()
+
+
+@app.command("node")
+def node(
+    node_id: str = typer.Option("demo", help="the node's id (also its JetStream domain)"),
+    name: str = typer.Option("Demo partner", help="the partner's display name, for a new registry"),
+    country: str = typer.Option("FR", help="the partner's ISO country code, for a new registry"),
+    data_dir: Path = typer.Option(Path("var"), help="where the node keeps its files"),
+    nats_port: int | None = typer.Option(None, help="client port of the node's nats-server (default: a free one)"),
+    keep_running: bool = typer.Option(False, "--keep-running", help="keep the node up after the health report"),
+) -> None:
+    """Start a node on the embedded default (nats-server, SQLite, four services) and report its health."""
+    try:
+        code = asyncio.run(node_runner.run(data_dir=data_dir, node_id=node_id, name=name, country=country,
+                                           keep_running=keep_running, nats_port=nats_port, console=console))
+    except (ConfigError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+NATS_URL = typer.Option("nats://127.0.0.1:4222", envvar="CORRIDOR_NATS_URL", help="the node's nats-server")
+
+
+async def _with_js(url: str, work):
+    nc = await nats.connect(url, max_reconnect_attempts=1)
+    try:
+        return await work(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+@letters.command("list")
+def list_dead_letters(nats_url: str = NATS_URL, limit: int = typer.Option(100)) -> None:
+    """The dead letters of this node with their reasons, oldest first."""
+    found = asyncio.run(_with_js(nats_url, lambda js: dl.read_all(js, limit=limit)))
+    table = Table(title=f"{len(found)} dead letters")
+    for column in ("seq", "when", "consumer", "original subject", "deliveries", "reason"):
+        table.add_column(column)
+    for letter in found:
+        table.add_row(str(letter.sequence), f"{letter.time:%Y-%m-%d %H:%M:%S}" if letter.time else "-", letter.consumer,
+                      letter.original_subject, str(letter.deliveries), letter.reason)
+    console.print(table)
+
+
+@letters.command("show")
+def show_dead_letter(sequence: int, nats_url: str = NATS_URL) -> None:
+    """One dead letter: where it came from, why, and its bytes."""
+    found = asyncio.run(_with_js(nats_url, lambda js: dl.read_all(js, limit=100_000)))
+    letter = next((x for x in found if x.sequence == sequence), None)
+    if letter is None:
+        console.print(f"[red]no dead letter {sequence}[/red]")
+        raise typer.Exit(1)
+    console.print_json(json.dumps({k: v for k, v in vars(letter).items() if k != "data"}, default=str))
+    console.print(letter.data.decode(errors="replace"))
+
+
+@letters.command("replay")
+def replay_dead_letter(sequence: int, nats_url: str = NATS_URL) -> None:
+    """Publish a dead letter to its original subject again (after a fix) and remove it."""
+    subject = asyncio.run(_with_js(nats_url, lambda js: dl.replay(js, sequence)))
+    console.print(f"replayed dead letter {sequence} to {subject}")
+
+
+@letters.command("discard")
+def discard_dead_letter(sequence: int, why: str = typer.Option(..., help="kept in the log"), nats_url: str = NATS_URL) -> None:
+    """Remove a dead letter for good, with the reason logged."""
+    asyncio.run(_with_js(nats_url, lambda js: dl.discard(js, sequence, why=why)))
+    console.print(f"discarded dead letter {sequence}")

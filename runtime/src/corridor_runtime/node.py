@@ -1,0 +1,190 @@
+"""Run one node on the embedded default: its nats-server, its streams, its four services.
+
+Everything lives under `<data_dir>/<node_id>/`: the nats-server's config, store and log, the
+node's signing seed and registry, one SQLite file per service, and the services' logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from rich.console import Console
+from rich.table import Table
+
+from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
+
+from .nats_server import NatsServer, free_port
+from .registry_file import load_registry, save_registry
+from .service import status_subject
+from .streams import provision
+
+SERVICES = ("profiles", "matching", "notifications", "reporting")
+
+
+@dataclass
+class NodeLayout:
+    data_dir: Path
+    node_id: str
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir / self.node_id
+
+    @property
+    def seed_file(self) -> Path:
+        return self.root / "signing.seed"
+
+    @property
+    def registry_file(self) -> Path:
+        return self.root / "corridor.yaml"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def database_url(self, service: str) -> str:
+        return f"sqlite+aiosqlite:///{(self.root / f'{service}.sqlite').resolve()}"
+
+
+def ensure_identity(layout: NodeLayout, *, name: str, country: str) -> Registry:
+    """The node's signing seed (created once, owner-only) and a registry that lists the node."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    if not layout.seed_file.exists():
+        fd = os.open(layout.seed_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(new_node_seed())
+    public_key = public_key_of(layout.seed_file.read_bytes().strip())
+    if layout.registry_file.exists():
+        registry = load_registry(layout.registry_file)
+        if registry.node(layout.node_id).public_key != public_key:
+            raise ValueError(f"{layout.registry_file}: node {layout.node_id}'s public key is not the key of {layout.seed_file}")
+        return registry
+    registry = Registry(nodes=[PartnerNode(id=layout.node_id, name=name, country=country, public_key=public_key)])
+    save_registry(registry, layout.registry_file)
+    return registry
+
+
+@dataclass
+class RunningNode:
+    layout: NodeLayout
+    server: NatsServer
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
+        self.layout.logs.mkdir(parents=True, exist_ok=True)
+        for service in services:
+            env = {
+                **os.environ,
+                "CORRIDOR_NODE_ID": self.layout.node_id,
+                "CORRIDOR_SERVICE": service,
+                "CORRIDOR_NATS_URL": self.server.url,
+                "CORRIDOR_DATABASE_URL": self.layout.database_url(service),
+                "CORRIDOR_DATA_DIR": str(self.layout.data_dir),
+                "CORRIDOR_REGISTRY_FILE": str(self.layout.registry_file),
+                "CORRIDOR_SIGNING_SEED_FILE": str(self.layout.seed_file),
+            }
+            with (self.layout.logs / f"{service}.log").open("ab") as log:
+                self.processes[service] = subprocess.Popen(
+                    [sys.executable, "-m", f"corridor_{service}"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+
+    async def health(self, timeout: float = 60.0) -> dict[str, dict]:
+        """Ask every service for its status until all answer or `timeout` passes."""
+        nc = await nats.connect(self.server.url, name=f"{self.layout.node_id}-node")
+        answers: dict[str, dict] = {}
+        try:
+            deadline = time.monotonic() + timeout
+            while len(answers) < len(self.processes) and time.monotonic() < deadline:
+                for service, process in self.processes.items():
+                    if service in answers:
+                        continue
+                    if process.poll() is not None:
+                        answers[service] = {"error": f"exited with {process.returncode}; see {self.layout.logs / (service + '.log')}"}
+                        continue
+                    try:
+                        reply = await nc.request(status_subject(self.layout.node_id, service), b"", timeout=1.0)
+                        answers[service] = json.loads(reply.data)
+                    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                        pass
+                await asyncio.sleep(0.2)
+            for service in self.processes:
+                answers.setdefault(service, {"error": f"no answer within {timeout:.0f}s"})
+            return answers
+        finally:
+            await nc.close()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        self.server.stop()
+
+
+def health_table(node: RunningNode, answers: dict[str, dict]) -> Table:
+    table = Table(title=f"node {node.layout.node_id} — nats-server {node.server.url} (JetStream domain {node.layout.node_id})")
+    for column in ("service", "state", "pid", "outbox backlog", "consumers", "database"):
+        table.add_column(column)
+    for service, answer in answers.items():
+        ok = "error" not in answer
+        table.add_row(
+            service,
+            "[green]up[/green]" if ok else f"[red]down[/red]: {answer['error']}",
+            str(node.processes[service].pid) if service in node.processes else "-",
+            str(answer.get("outbox_backlog", "-")),
+            str(len(answer.get("consumers", []))) if ok else "-",
+            f"{service}.sqlite",
+        )
+    return table
+
+
+async def run(*, data_dir: Path, node_id: str, name: str, country: str, keep_running: bool,
+              nats_port: int | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    layout = NodeLayout(data_dir.resolve(), node_id)
+    registry = ensure_identity(layout, name=name, country=country)
+    server = NatsServer(name=node_id, store_dir=layout.root / "nats", domain=node_id, port=nats_port or free_port())
+    console.print(f"starting nats-server for node [bold]{node_id}[/bold] (JetStream domain {node_id}) on {server.url}")
+    server.start()
+    node = RunningNode(layout, server)
+    try:
+        nc = await nats.connect(server.url)
+        try:
+            await provision(nc.jetstream(), node_id, [p.id for p in registry.peers_of(node_id)])
+            streams = {s: (await nc.jetstream().stream_info(s)).state.messages for s in ("LOCAL", "OUT", "IN", "DEADLETTER")}
+        finally:
+            await nc.close()
+        console.print("streams: " + ", ".join(f"{name} ({count} events)" for name, count in streams.items()))
+        node.start_services()
+        answers = await node.health()
+        console.print(health_table(node, answers))
+        healthy = all("error" not in a for a in answers.values())
+        console.print(f"data: {layout.root}/  (logs/, *.sqlite, nats/, corridor.yaml)")
+        if healthy and keep_running:
+            console.print("the node is running; Ctrl-C stops it")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        return 0 if healthy else 1
+    finally:
+        node.stop()
+        console.print("node stopped")

@@ -56,6 +56,12 @@ class LeafRemote:
     deny_imports: list[str] = field(default_factory=list)
 
 
+def leaf_remote(node_id: str, hub_url: str) -> LeafRemote:
+    """A node's link to the hub. Node-internal subjects never cross it, whoever subscribes to them
+    on the other side: LOCAL events may carry personal data (DESIGN.md §2)."""
+    return LeafRemote(url=hub_url, deny_exports=[f"node.{node_id}.>", f"deadletter.{node_id}.>", f"status.{node_id}.>"])
+
+
 @dataclass
 class NatsServer:
     name: str

@@ -1,0 +1,53 @@
+"""The README's run command: a node on the embedded default starts, reports its health, stops."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.nats
+CORRIDOR = Path(sys.executable).parent / "corridor"
+SERVICES = ("profiles", "matching", "notifications", "reporting")
+
+
+def test_corridor_node_starts_every_service_and_reports_them_healthy(tmp_path):
+    done = subprocess.run([str(CORRIDOR), "node", "--node-id", "cy", "--country", "CY", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=180, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    for service in SERVICES:
+        assert any(line.split("│")[1:3] == [f" {service} ".ljust(15), " up    "] for line in done.stdout.splitlines()
+                   if line.startswith("│")), done.stdout
+    assert "node stopped" in done.stdout
+
+    node_dir = tmp_path / "cy"
+    assert (node_dir / "signing.seed").stat().st_mode & 0o777 == 0o600
+    for service in SERVICES:
+        assert (node_dir / f"{service}.sqlite").exists()
+        lines = [json.loads(line) for line in (node_dir / "logs" / f"{service}.log").read_text().splitlines()]
+        assert [line["event"] for line in lines][0] == "service started"
+        assert all(line["node"] == "cy" and line["service"] == service and "event_id" in line and "correlation_id" in line
+                   for line in lines)
+    assert not list(node_dir.glob("nats/*.pid"))
+
+
+def test_a_second_run_keeps_the_node_identity(tmp_path):
+    command = [str(CORRIDOR), "node", "--node-id", "cy", "--data-dir", str(tmp_path)]
+    subprocess.run(command, capture_output=True, timeout=180, check=True)
+    seed = (tmp_path / "cy" / "signing.seed").read_bytes()
+    registry = (tmp_path / "cy" / "corridor.yaml").read_text()
+    subprocess.run(command, capture_output=True, timeout=180, check=True)
+    assert (tmp_path / "cy" / "signing.seed").read_bytes() == seed
+    assert (tmp_path / "cy" / "corridor.yaml").read_text() == registry
+
+
+def test_a_broken_registry_is_a_clear_error(tmp_path):
+    (tmp_path / "cy").mkdir()
+    (tmp_path / "cy" / "corridor.yaml").write_text("nodes: [{id: cy, country: Cyprus}]\n")
+    done = subprocess.run([str(CORRIDOR), "node", "--node-id", "cy", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, env={"COLUMNS": "200"})
+    assert done.returncode == 2
+    assert "invalid registry" in done.stdout and "nodes.0.country" in done.stdout, done.stdout

@@ -1,0 +1,84 @@
+"""Settings come from CORRIDOR_* variables over a TOML node config; bad config is a clear error."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from corridor_contracts import new_node_seed, public_key_of
+from corridor_runtime.registry_file import ConfigError, load_registry
+from corridor_runtime.settings import NodeSettings
+
+
+def test_environment_over_config_file(tmp_path, monkeypatch):
+    config = tmp_path / "node.toml"
+    config.write_text('node_id = "es"\nnats_url = "nats://127.0.0.1:4333"\nbatch_size = 100\n')
+    monkeypatch.setenv("CORRIDOR_CONFIG", str(config))
+    monkeypatch.setenv("CORRIDOR_BATCH_SIZE", "500")
+    settings = NodeSettings(service="matching")
+    assert (settings.node_id, settings.nats_url, settings.batch_size) == ("es", "nats://127.0.0.1:4333", 500)
+    assert settings.resolved_database_url().endswith("/var/es/matching.sqlite")
+
+
+def test_database_url_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CORRIDOR_DATABASE_URL", "postgresql+asyncpg://corridor@db/fr")
+    assert NodeSettings().resolved_database_url() == "postgresql+asyncpg://corridor@db/fr"
+
+
+@pytest.mark.parametrize(
+    "variable, value, field",
+    [("CORRIDOR_NODE_ID", "FR!", "node_id"), ("CORRIDOR_BATCH_SIZE", "lots", "batch_size"),
+     ("CORRIDOR_LOG_LEVEL", "LOUD", "log_level"), ("CORRIDOR_MAX_DELIVER", "1", "max_deliver")],
+)
+def test_a_bad_value_names_its_field(monkeypatch, variable, value, field):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=field):
+        NodeSettings()
+
+
+def test_an_unknown_key_in_the_config_file_is_refused(tmp_path, monkeypatch):
+    config = tmp_path / "node.toml"
+    config.write_text('node_id = "es"\nnat_url = "nats://typo"\n')
+    monkeypatch.setenv("CORRIDOR_CONFIG", str(config))
+    with pytest.raises(ValidationError, match="nat_url"):
+        NodeSettings()
+
+
+def test_a_missing_config_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("CORRIDOR_CONFIG", str(tmp_path / "nowhere.toml"))
+    with pytest.raises(FileNotFoundError, match="nowhere.toml"):
+        NodeSettings()
+
+
+def test_the_signing_key_comes_from_a_seed_file(tmp_path):
+    seed = new_node_seed()
+    (tmp_path / "seed").write_bytes(seed + b"\n")
+    assert NodeSettings(signing_seed_file=tmp_path / "seed").signer().public_key == public_key_of(seed)
+
+
+def test_the_seed_never_shows_in_the_settings_repr():
+    seed = new_node_seed().decode()
+    settings = NodeSettings(signing_seed=seed)
+    assert seed not in repr(settings) and seed not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nodes: [", "not valid YAML"),
+        ("nodes: []", "nodes: List should have at least 1 item"),
+        ("nodes: [{id: fr, name: Elan, country: FR, public_key: nope}]", "nodes.0.public_key"),
+        ("corridor: x\nnodes: [{id: fr, name: A, country: FR, public_key: %s}, {id: fr, name: B, country: FR, public_key: %s}]"
+         % (public_key_of(new_node_seed()), public_key_of(new_node_seed())), "node ids appear more than once: fr"),
+    ],
+)
+def test_a_bad_registry_is_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "corridor.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_registry(path)
+
+
+def test_a_missing_registry_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the registry"):
+        load_registry(tmp_path / "corridor.yaml")

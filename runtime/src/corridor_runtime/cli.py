@@ -13,11 +13,14 @@ from rich.table import Table
 
 from . import dead_letters as dl
 from . import node as node_runner
-from .registry_file import ConfigError
+from .registry_file import ConfigError, load_registry
+from .streams import provision
 
 app = typer.Typer(help="Operate a node of the SMART volunteering corridor.", no_args_is_help=True)
 letters = typer.Typer(help="Dead letters: list, show, replay, discard.", no_args_is_help=True)
 app.add_typer(letters, name="dead-letters")
+streams = typer.Typer(help="The node's JetStream streams.", no_args_is_help=True)
+app.add_typer(streams, name="streams")
 console = Console()
 
 
@@ -88,3 +91,19 @@ def discard_dead_letter(sequence: int, why: str = typer.Option(..., help="kept i
     """Remove a dead letter for good, with the reason logged."""
     asyncio.run(_with_js(nats_url, lambda js: dl.discard(js, sequence, why=why)))
     console.print(f"discarded dead letter {sequence}")
+
+
+@streams.command("provision")
+def provision_streams(
+    node_id: str = typer.Option(..., envvar="CORRIDOR_NODE_ID"),
+    registry_file: Path = typer.Option(..., envvar="CORRIDOR_REGISTRY_FILE", help="the corridor registry (YAML)"),
+    nats_url: str = NATS_URL,
+) -> None:
+    """Create or update LOCAL, OUT, IN (sourced from every peer in the registry) and DEADLETTER."""
+    try:
+        peers = [p.id for p in load_registry(registry_file).peers_of(node_id)]
+    except (ConfigError, KeyError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    asyncio.run(_with_js(nats_url, lambda js: provision(js, node_id, peers)))
+    console.print(f"streams of node {node_id} provisioned; IN sources from: {', '.join(peers) or 'no peers yet'}")

@@ -8,6 +8,7 @@ the reason, except under CI=true, where that is a failure: CI must run them.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 
 import asyncpg
@@ -17,13 +18,35 @@ from sqlalchemy.engine import make_url
 ENV = "CORRIDOR_TEST_POSTGRES_URL"
 
 
-def _docker_postgres():
-    try:
-        import docker
+def _docker_engine_answers() -> str | None:
+    """None when a Docker engine answers, else why not (checked without leaking the client's socket)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://"):
+        path = host.removeprefix("unix://")
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.settimeout(2)
+            probe.connect(path)
+        except OSError as error:
+            return f"no Docker engine at {path} ({error.strerror or error})"
+        finally:
+            probe.close()
+    import docker
 
-        docker.from_env().ping()
+    client = docker.from_env()
+    try:
+        client.ping()
     except Exception as error:
-        return None, f"no Docker engine ({type(error).__name__})"
+        return f"no Docker engine ({type(error).__name__})"
+    finally:
+        client.close()
+    return None
+
+
+def _docker_postgres():
+    why_not = _docker_engine_answers()
+    if why_not:
+        return None, why_not
     from testcontainers.postgres import PostgresContainer
 
     container = PostgresContainer("postgres:16-alpine", driver="asyncpg")

@@ -210,3 +210,21 @@ async def test_permanent_failure_is_dead_lettered_at_once_and_the_batch_goes_on(
 
 async def _all_applied(service, envelopes):
     return await applied(service) == {str(e.event_id): 1 for e in envelopes}
+
+
+async def test_a_restarted_nats_server_is_reconnected_and_nothing_is_lost(running, nats_node, js):
+    service = await running()
+    before = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    async with service.unit_of_work() as uow:
+        first = uow.emit(SAMPLES["VolunteerRegistered"])
+    assert await eventually(lambda: _applied_once(service, str(first.event_id)))
+
+    nats_node.kill()  # SIGKILL: the service loses its connection mid-flight
+    async with service.unit_of_work() as uow:  # committed while the server is down
+        second = uow.emit(SAMPLES["VolunteerUpdated"])
+    await asyncio.sleep(1.0)
+    nats_node.start()  # same ports, same store
+
+    assert await eventually(lambda: _all_applied(service, [first, second]), timeout=60)
+    assert await _pending_rows(service) == []
+    assert before.event_id not in {e for e in await applied(service)}

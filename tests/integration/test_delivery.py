@@ -228,3 +228,36 @@ async def test_a_restarted_nats_server_is_reconnected_and_nothing_is_lost(runnin
     assert await eventually(lambda: _all_applied(service, [first, second]), timeout=60)
     assert await _pending_rows(service) == []
     assert before.event_id not in {e for e in await applied(service)}
+
+
+async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(running, js):
+    service = await running()
+    service.relay._poll_interval = 3600.0  # from now on only a wake-up can publish
+    await asyncio.sleep(0.1)  # let the relay enter its (now hour-long) wait
+    service.relay.wake()
+    await asyncio.sleep(0.1)
+    async with service.unit_of_work() as uow:
+        envelope = uow.emit(SAMPLES["VolunteerRegistered"])
+    assert await eventually(lambda: _applied_once(service, str(envelope.event_id)), timeout=20)
+
+
+async def test_an_operator_replays_a_dead_letter_after_the_fix(running, nats_node, js):
+    the_ledger = ledger.Ledger()
+    envelope = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    the_ledger.reject.add(str(envelope.event_id))
+    service = await running(the_ledger)
+    await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode())
+    letter = (await eventually(lambda: _dead_letters(js, 1)))[0]
+
+    corridor = [str(Path(sys.executable).parent / "corridor"), "dead-letters"]
+    listed = subprocess.run([*corridor, "list", "--nats-url", nats_node.url], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "COLUMNS": "250"})
+    assert listed.returncode == 0, listed.stderr
+    assert "1 dead letters" in listed.stdout and "rejected by the handler: this ledger refuses the event" in listed.stdout
+
+    the_ledger.reject.clear()  # the fix
+    replayed = subprocess.run([*corridor, "replay", str(letter.sequence), "--nats-url", nats_node.url],
+                              capture_output=True, text=True, timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    assert await eventually(lambda: _applied_once(service, str(envelope.event_id)))
+    assert await dead_letters.read_all(js) == []

@@ -27,6 +27,7 @@ async def connect(url: str, *, name: str) -> Client:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         allow_reconnect=True,
+        drain_timeout=5,
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,

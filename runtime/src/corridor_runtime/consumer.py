@@ -110,6 +110,7 @@ class Consumer:
         self._on_commit = on_commit
         self.inbox = Inbox(tables, subscription.name)
         self.counters = ConsumerCounters()
+        self._sub = None
 
     @property
     def name(self) -> str:
@@ -129,14 +130,24 @@ class Consumer:
 
     async def run(self) -> None:
         """Fetch and apply until cancelled; survives NATS and database outages."""
-        sub = None
+        try:
+            await self._loop()
+        finally:
+            if self._sub is not None:  # a fetch cut short must not leave replies queued behind it
+                try:
+                    await self._sub.unsubscribe()
+                except Exception:
+                    pass
+                self._sub = None
+
+    async def _loop(self) -> None:
         while True:
             try:
-                if sub is None:
+                if self._sub is None:
                     await self._js.add_consumer(self.subscription.stream, config=self.config())
-                    sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.subscription.stream)
+                    self._sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.subscription.stream)
                 try:
-                    msgs = await sub.fetch(self._batch_size, timeout=self._fetch_timeout)
+                    msgs = await self._sub.fetch(self._batch_size, timeout=self._fetch_timeout)
                 except TimeoutError:
                     continue
                 await self.handle_batch(msgs)

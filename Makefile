@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROJECTS := contracts runtime services/profiles services/matching services/notifications services/reporting
 
-.PHONY: install run test test-unit test-contract test-integration schemas clean
+.PHONY: install run test test-unit test-integration schemas bench clean
 
 $(VENV)/.installed: requirements-dev.txt $(foreach p,$(PROJECTS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/python -m pytest tests/integration
+
+bench: install
+	$(BIN)/python benchmarks/pipeline.py $(ARGS)
 
 schemas: install
 	$(BIN)/python -m corridor_contracts.jsonschemas

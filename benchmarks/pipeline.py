@@ -1,0 +1,168 @@
+"""Throughput of the runtime's delivery pipeline against raw nats-py, in the same run.
+
+    .venv/bin/python benchmarks/pipeline.py [--events 20000] [--postgres-url URL]
+
+Measures, on a nats-server started for the run (loopback, JetStream domain 'bench'):
+- raw publish: nats-py fire-and-forget into the LOCAL stream (the relay's ceiling);
+- relay: the outbox relay publishing the same number of committed outbox rows, with acks;
+- raw consume: nats-py pull fetch(500) + ack of the same messages (the consumer's ceiling);
+- consumer: the runtime's consumer on a service (decode, validate, inbox, effect, commit, ack).
+Ratios are against the raw figures of the same run; results go to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nats
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Column, Integer, MetaData, String, Table as SqlTable, func, insert, select
+
+from corridor_contracts import Envelope, events, subjects
+from corridor_contracts.types import CEFRLevel
+from corridor_contracts.values import Availability, Consents, LanguageSkill, VolunteerPlace
+from corridor_runtime.consumer import Subscription
+from corridor_runtime.nats_server import NatsServer
+from corridor_runtime.outbox import OutboxRelay
+from corridor_runtime.service import ServiceHost
+from corridor_runtime.settings import NodeSettings
+from corridor_runtime.streams import provision
+
+NODE = "bench"
+RESULTS = Path(__file__).parent / "results"
+
+
+def sample_event() -> events.VolunteerUpdated:
+    from datetime import date
+    from uuid import uuid4
+
+    profile = events.volunteers.VolunteerProfile(
+        given_name="Amina", family_name="Haddad", email="amina@example.org", country_of_origin="SY",
+        preferred_language="fr", place=VolunteerPlace(country="FR", city="Lyon"),
+        languages=[LanguageSkill(language="fr", level=CEFRLevel.B2), LanguageSkill(language="ar", level=CEFRLevel.C2)],
+        skills=["care.elderly-care", "hospitality.food-service"], availability=Availability(hours_per_week=10, available_from=date(2027, 1, 1)),
+        consents=Consents(),
+    )
+    return events.VolunteerUpdated(volunteer_id=uuid4(), profile=profile)
+
+
+async def raw_publish(js, nc, payloads: list[bytes]) -> float:
+    subject = subjects.local(NODE, "VolunteerUpdated")
+    start = time.perf_counter()
+    for data in payloads:
+        await nc.publish(subject, data)
+    await nc.flush(timeout=120)
+    while (await js.stream_info("LOCAL")).state.messages < len(payloads):
+        await asyncio.sleep(0.01)
+    return len(payloads) / (time.perf_counter() - start)
+
+
+async def raw_consume(js, count: int) -> float:
+    sub = await js.pull_subscribe(subjects.local(NODE, ">"), durable="raw", stream="LOCAL")
+    start, seen = time.perf_counter(), 0
+    while seen < count:
+        msgs = await sub.fetch(500, timeout=5)
+        for msg in msgs:
+            await msg.ack()
+        seen += len(msgs)
+    elapsed = time.perf_counter() - start
+    await sub.unsubscribe()
+    await js.delete_consumer("LOCAL", "raw")
+    return count / elapsed
+
+
+async def run(events_count: int, database_url: str, root: Path) -> dict:
+    server = NatsServer(name=NODE, store_dir=root / "nats", domain=NODE).start()
+    try:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream(timeout=30)
+        await provision(js, NODE, peers=[])
+        envelopes = [Envelope.wrap(sample_event(), origin=NODE) for _ in range(events_count)]
+        payloads = [e.encode() for e in envelopes]
+
+        figures = {"raw_publish": await raw_publish(js, nc, payloads)}
+        figures["raw_consume"] = await raw_consume(js, events_count)
+        await js.purge_stream("LOCAL")
+
+        metadata = MetaData()
+        effects = SqlTable("bench_effects", metadata, Column("id", Integer, primary_key=True), Column("event_id", String(36)))
+
+        async def apply(uow, incoming):
+            await uow.session.execute(insert(effects).values(event_id=str(incoming.envelope.event_id)))
+
+        settings = NodeSettings(node_id=NODE, service="bench", nats_url=server.url, database_url=database_url,
+                                data_dir=root, batch_size=500)
+        host = ServiceHost(settings, metadata=metadata,
+                           subscriptions=[Subscription("bench-local", "LOCAL", {"VolunteerUpdated": apply})])
+        await host.db.create_tables(metadata)
+
+        # Relay: the same events as committed outbox rows.
+        async with host.unit_of_work() as uow:
+            for event in (sample_event() for _ in range(events_count)):
+                uow.emit(event)
+        host.nc = nc
+        relay = OutboxRelay(host.db, host.tables, js, batch_size=1000)
+        start = time.perf_counter()
+        while await relay.publish_pending():
+            pass
+        figures["relay"] = events_count / (time.perf_counter() - start)
+
+        # Consumer: the backlog the relay just published, through the whole pipeline.
+        host.nc = None
+        await host.start()
+        start = time.perf_counter()
+        while True:
+            async with host.sessions() as session:
+                done = (await session.execute(select(func.count()).select_from(effects))).scalar_one()
+            if done >= events_count:
+                break
+            await asyncio.sleep(0.05)
+        figures["consumer"] = events_count / (time.perf_counter() - start)
+        await host.stop()
+        await nc.close()
+        return figures
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--postgres-url", help="also measure on PostgreSQL (a database that may be written to)")
+    args = parser.parse_args()
+
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
+               "cpus": __import__("os").cpu_count(), "events": args.events, "runs": {}}
+    targets = {"sqlite": None, "postgresql": args.postgres_url}
+    for name, url in targets.items():
+        if name == "postgresql" and not url:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            url = url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite"
+            results["runs"][name] = asyncio.run(run(args.events, url, Path(tmp)))
+
+    table = Table(title=f"delivery pipeline, {args.events} events, {results['date']}")
+    for column in ("database", "figure", "events/s", "baseline", "baseline events/s", "ratio"):
+        table.add_column(column)
+    for name, f in results["runs"].items():
+        table.add_row(name, "relay (outbox → JetStream, acked)", f"{f['relay']:,.0f}", "raw fire-and-forget publish",
+                      f"{f['raw_publish']:,.0f}", f"{f['relay'] / f['raw_publish']:.0%}")
+        table.add_row(name, "consumer (decode, inbox, effect, commit, ack)", f"{f['consumer']:,.0f}", "raw fetch(500) + ack",
+                      f"{f['raw_consume']:,.0f}", f"{f['consumer'] / f['raw_consume']:.0%}")
+    Console().print(table)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"pipeline-{results['date'][:19].replace(':', '')}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -64,14 +64,15 @@ def settings(tmp_path: Path, nats_url: str, database_url: str, **overrides) -> N
                         data_dir=tmp_path, registry_file=registry_file, signing_seed=SEED.decode(), **overrides)
 
 
-def host(node_settings: NodeSettings, ledger: Ledger, backoff: Sequence[float] = (0.2, 0.4, 0.8)) -> ServiceHost:
+def host(node_settings: NodeSettings, ledger: Ledger, backoff: Sequence[float] = (0.2, 0.4, 0.8),
+         ack_wait: float = 60.0) -> ServiceHost:
     handlers = {"VolunteerRegistered": ledger.apply, "VolunteerUpdated": ledger.apply}
     return ServiceHost(
         node_settings,
         metadata=metadata,
         subscriptions=[
-            Subscription("ledger-local", "LOCAL", handlers, backoff=backoff),
-            Subscription("ledger-corridor", "IN", {"OpportunityPublished": ledger.apply}, backoff=backoff),
+            Subscription("ledger-local", "LOCAL", handlers, backoff=backoff, ack_wait=ack_wait),
+            Subscription("ledger-corridor", "IN", {"OpportunityPublished": ledger.apply}, backoff=backoff, ack_wait=ack_wait),
         ],
     )
 

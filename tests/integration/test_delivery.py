@@ -261,3 +261,26 @@ async def test_an_operator_replays_a_dead_letter_after_the_fix(running, nats_nod
     assert replayed.returncode == 0, replayed.stderr
     assert await eventually(lambda: _applied_once(service, str(envelope.event_id)))
     assert await dead_letters.read_all(js) == []
+
+
+async def test_an_event_whose_ack_was_lost_is_redelivered_and_skipped(running, js, monkeypatch):
+    from nats.aio.msg import Msg
+
+    real_ack, lost = Msg.ack, []
+
+    async def ack_lost_once(self):
+        if not lost:  # the process "dies" between its commit and its ack
+            lost.append(self.metadata.sequence.stream)
+            return
+        await real_ack(self)
+
+    monkeypatch.setattr(Msg, "ack", ack_lost_once)
+    the_ledger = ledger.Ledger()
+    envelope = Envelope.wrap(SAMPLES["VolunteerRegistered"], origin=ledger.NODE)
+    service = await running(the_ledger, ack_wait=1.0)  # redeliver soon
+    await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode())
+
+    assert await eventually(lambda: _consumed(service, "ledger-local", 2))  # delivered twice...
+    assert len(the_ledger.attempts[str(envelope.event_id)]) == 1  # ...the handler ran once
+    assert (await applied(service)) == {str(envelope.event_id): 1}
+    assert service.consumers[0].counters.duplicates == 1

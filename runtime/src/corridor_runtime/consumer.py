@@ -54,6 +54,7 @@ class Subscription:
     stream: str
     handlers: dict[str, Handler]
     backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    ack_wait: float = 60.0  # a batch not acked by then (its process died) is delivered again
 
     def filter_subjects(self, node_id: str) -> list[str]:
         filters = []
@@ -92,7 +93,6 @@ class Consumer:
         batch_size: int = 256,
         max_deliver: int = 8,
         fetch_timeout: float = 2.0,
-        ack_wait: float = 60.0,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._js = js
@@ -106,7 +106,6 @@ class Consumer:
         self._batch_size = batch_size
         self._max_deliver = max_deliver
         self._fetch_timeout = fetch_timeout
-        self._ack_wait = ack_wait
         self._on_commit = on_commit
         self.inbox = Inbox(tables, subscription.name)
         self.counters = ConsumerCounters()
@@ -122,7 +121,7 @@ class Consumer:
             durable_name=self.name,
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self._ack_wait,
+            ack_wait=self.subscription.ack_wait,
             max_deliver=-1,
             max_ack_pending=max(1000, self._batch_size * 4),
             filter_subjects=self.subscription.filter_subjects(self._node_id),

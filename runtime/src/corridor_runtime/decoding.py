@@ -15,14 +15,11 @@ from corridor_contracts import CATALOGUE, Envelope, Scope, SignatureError, Unkno
 import corridor_contracts.events  # noqa: F401  (registers the catalogue)
 
 from .unit_of_work import Incoming
+from .validation import describe
 
 
 class Poison(ValueError):
     """The message can never be processed; the text is the reason kept with its dead letter."""
-
-
-def _errors(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors()[:10])
 
 
 class Decoder:
@@ -44,7 +41,7 @@ class Decoder:
         try:
             envelope = Envelope.model_validate(wire)
         except ValidationError as error:
-            raise Poison(f"envelope schema violation: {_errors(error)}") from None
+            raise Poison(f"envelope schema violation: {describe(error)}") from None
 
         if envelope.type != parts.event_type:
             raise Poison(f"subject names {parts.event_type} but the envelope is {envelope.type}")
@@ -73,5 +70,5 @@ class Decoder:
         try:
             event = model.model_validate(payload)
         except ValidationError as error:
-            raise Poison(f"payload schema violation ({envelope.type} v{version}): {_errors(error)}") from None
+            raise Poison(f"payload schema violation ({envelope.type} v{version}): {describe(error)}") from None
         return Incoming(envelope=envelope, event=event, subject=subject)

@@ -119,7 +119,7 @@ class RunningNode:
                 await asyncio.sleep(0.2)
             for service in self.processes:
                 answers.setdefault(service, {"error": f"no answer within {timeout:.0f}s"})
-            return answers
+            return {service: answers[service] for service in self.processes}
         finally:
             await nc.close()
 

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from corridor_contracts import Registry
 
+from .validation import describe
+
 
 class ConfigError(ValueError):
     """A configuration file is missing, unreadable or invalid; the message says where and why."""
@@ -24,8 +26,7 @@ def load_registry(path: Path) -> Registry:
     try:
         return Registry.model_validate(data)
     except ValidationError as error:
-        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{path}: invalid registry: {details}") from None
+        raise ConfigError(f"{path}: invalid registry: {describe(error, limit=50)}") from None
 
 
 def save_registry(registry: Registry, path: Path) -> None:

@@ -91,6 +91,7 @@ class RunningNode:
                 "CORRIDOR_DATA_DIR": str(self.layout.data_dir),
                 "CORRIDOR_REGISTRY_FILE": str(self.layout.registry_file),
                 "CORRIDOR_SIGNING_SEED_FILE": str(self.layout.seed_file),
+                "CORRIDOR_HTTP_PORT": str(free_port()),  # used by the services that have an HTTP API
             }
             with (self.layout.logs / f"{service}.log").open("ab") as log:
                 self.processes[service] = subprocess.Popen(
@@ -140,7 +141,7 @@ class RunningNode:
 
 def health_table(node: RunningNode, answers: dict[str, dict]) -> Table:
     table = Table(title=f"node {node.layout.node_id} — nats-server {node.server.url} (JetStream domain {node.layout.node_id})")
-    for column in ("service", "state", "pid", "outbox backlog", "consumers", "database"):
+    for column in ("service", "state", "pid", "outbox backlog", "consumers", "database", "http"):
         table.add_column(column)
     for service, answer in answers.items():
         ok = "error" not in answer
@@ -151,6 +152,7 @@ def health_table(node: RunningNode, answers: dict[str, dict]) -> Table:
             str(answer.get("outbox_backlog", "-")),
             str(len(answer.get("consumers", []))) if ok else "-",
             f"{service}.sqlite",
+            answer.get("http") or "-",
         )
     return table
 

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import structlog
+import uvicorn
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import MetaData
@@ -64,6 +65,8 @@ class ServiceHost:
         self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task] = []
         self._started_at = time.time()
+        self.http_app = None  # an ASGI app, served on settings.http_port when both are set
+        self._http: uvicorn.Server | None = None
 
     async def start(self) -> None:
         await self.db.create_tables(self.metadata)
@@ -84,7 +87,27 @@ class ServiceHost:
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
         self._tasks += [asyncio.create_task(c.run(), name=f"{self.name}-{c.name}") for c in self.consumers]
         self._tasks.append(asyncio.create_task(self._prune_inboxes(), name=f"{self.name}-inbox-pruning"))
-        log.info("service started", consumers=[c.name for c in self.consumers])
+        if self.http_app is not None and self.settings.http_port is not None:
+            await self._serve_http()
+        log.info("service started", consumers=[c.name for c in self.consumers], http=self.http_url)
+
+    @property
+    def http_url(self) -> str | None:
+        if self._http is None or not self._http.started:
+            return None
+        host, port = self._http.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def _serve_http(self) -> None:
+        config = uvicorn.Config(self.http_app, host=self.settings.http_host, port=self.settings.http_port,
+                                log_config=None, access_log=False, lifespan="off")
+        self._http = uvicorn.Server(config)
+        self._tasks.append(asyncio.create_task(self._http.serve(), name=f"{self.name}-http"))
+        while not self._http.started:
+            if self._tasks[-1].done():
+                self._tasks[-1].result()  # raises why it could not start
+                raise RuntimeError(f"HTTP server of {self.name} stopped at start")
+            await asyncio.sleep(0.02)
 
     async def _connect(self) -> Client:
         delay = 0.2
@@ -97,6 +120,9 @@ class ServiceHost:
                 delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True
+            await asyncio.sleep(0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -136,6 +162,7 @@ class ServiceHost:
             "uptime_s": round(time.time() - self._started_at, 1),
             "outbox_backlog": await self.relay.backlog() if self.relay else None,
             "published": self.relay.published if self.relay else 0,
+            "http": self.http_url,
             "consumers": consumers,
         }
 

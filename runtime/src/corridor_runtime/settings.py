@@ -26,6 +26,8 @@ class NodeSettings(BaseSettings):
     registry_file: Path | None = None
     signing_seed_file: Path | None = None
     signing_seed: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=0, le=65535, description="the service's HTTP API, if it has one")
     log_level: str = "INFO"
     log_json: bool = True
     batch_size: int = Field(default=256, ge=1, le=10_000)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corridor_contracts import Envelope, Event, Scope, Signer, subjects
@@ -77,6 +77,13 @@ class UnitOfWork:
         )
         self.emitted.append(envelope)
         return envelope
+
+    async def forget(self, correlation_id: UUID) -> None:
+        """Delete this service's outbox rows of one journey, published or not (erasure: local events
+        about a person carry her personal data, and an erased person's pending events need not go out)."""
+        self._rows = [r for r in self._rows if r["correlation_id"] != str(correlation_id)]
+        outbox = self._tables.outbox
+        await self.session.execute(delete(outbox).where(outbox.c.correlation_id == str(correlation_id)))
 
     async def flush(self) -> None:
         if self._rows:

@@ -1,0 +1,195 @@
+"""The operators' HTTP API of the profiles service (FastAPI; OpenAPI at /docs and /openapi.json).
+
+Every write runs in one unit of work: the change and its events commit together, and the response
+is sent only after the commit. Invalid input gets a 4xx that names the field; nothing an operator
+can send produces a 500.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from corridor_runtime.service import ServiceHost
+
+from . import opportunities, organisations, outcomes, placements, volunteers
+from .errors import ProfilesError
+
+T = TypeVar("T")
+MAX_BODY = 1_000_000
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Problem(BaseModel):
+    detail: list[dict]
+
+
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="items to skip")]
+ERRORS = {404: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}}
+
+
+def _problem(status: int, message: str, *, field: str | None = None, kind: str = "invalid") -> JSONResponse:
+    loc = ["body", *field.split(".")] if field else []
+    return JSONResponse(status_code=status, content={"detail": [{"loc": loc, "msg": message, "type": kind}]})
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return _problem(413, f"the request body is larger than {MAX_BODY} bytes", kind="too_large")
+        return await call_next(request)
+
+
+def create_app(host: ServiceHost, *, home_country: str) -> FastAPI:
+    app = FastAPI(title=f"Corridor profiles — node {host.settings.node_id}",
+                  description="Volunteers, host organisations, opportunities, the host side of placements, outcomes.",
+                  version="1")
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(ProfilesError)
+    async def _domain_error(_request, error: ProfilesError):
+        return _problem(error.status, error.message, field=error.field, kind=type(error).__name__.lower())
+
+    @app.exception_handler(IntegrityError)
+    async def _race(_request, _error):  # two writers raced on a unique value
+        return _problem(409, "the change conflicts with another one made at the same moment; read and retry",
+                        kind="conflict")
+
+    async def write(operation: Callable[..., Awaitable[T]], *args, **kwargs) -> T:
+        async with host.unit_of_work() as uow:
+            return await operation(uow, *args, **kwargs)
+
+    async def read(operation: Callable[..., Awaitable[T]], *args, **kwargs) -> T:
+        async with host.sessions() as session:
+            return await operation(session, *args, **kwargs)
+
+    async def paged(operation, limit: int, offset: int, **filters) -> dict:
+        items, total = await read(operation, limit=limit, offset=offset, **filters)
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    # Volunteers (home node) -------------------------------------------------------------------
+    @app.post("/volunteers", status_code=201, response_model=volunteers.VolunteerView, responses=ERRORS, tags=["volunteers"])
+    async def register_volunteer(body: volunteers.NewVolunteer):
+        return await write(volunteers.register, body)
+
+    @app.get("/volunteers", response_model=Page[volunteers.VolunteerView], responses=ERRORS, tags=["volunteers"])
+    async def list_volunteers(limit: Limit = 50, offset: Offset = 0,
+                              status: Annotated[str | None, Query(pattern="^(active|erased)$")] = None):
+        return await paged(volunteers.page, limit, offset, status=status)
+
+    @app.get("/volunteers/{volunteer_id}", response_model=volunteers.VolunteerView, responses=ERRORS, tags=["volunteers"])
+    async def get_volunteer(volunteer_id: uuid.UUID):
+        return await read(volunteers.get, volunteer_id)
+
+    @app.put("/volunteers/{volunteer_id}", response_model=volunteers.VolunteerView, responses=ERRORS, tags=["volunteers"])
+    async def update_volunteer(volunteer_id: uuid.UUID, body: volunteers.VolunteerDetails):
+        return await write(volunteers.update_details, volunteer_id, body)
+
+    @app.post("/volunteers/{volunteer_id}/consents", response_model=volunteers.VolunteerView, responses=ERRORS,
+              tags=["volunteers"])
+    async def change_consent(volunteer_id: uuid.UUID, body: volunteers.ConsentChange):
+        return await write(volunteers.change_consent, volunteer_id, body)
+
+    @app.delete("/volunteers/{volunteer_id}", response_model=volunteers.VolunteerView, responses=ERRORS,
+                tags=["volunteers"], summary="Erase her personal data")
+    async def erase_volunteer(volunteer_id: uuid.UUID):
+        return await write(volunteers.erase, volunteer_id)
+
+    @app.post("/volunteers/{volunteer_id}/outcomes", status_code=201, response_model=outcomes.OutcomeView,
+              responses=ERRORS, tags=["volunteers"])
+    async def record_outcome(volunteer_id: uuid.UUID, body: outcomes.NewOutcome):
+        return await write(outcomes.record, volunteer_id, body, home_country=home_country)
+
+    # Host organisations and opportunities -----------------------------------------------------
+    @app.post("/organisations", status_code=201, response_model=organisations.OrganisationView, responses=ERRORS,
+              tags=["organisations"])
+    async def register_organisation(body: organisations.NewOrganisation):
+        return await write(organisations.register, body)
+
+    @app.get("/organisations", response_model=Page[organisations.OrganisationView], responses=ERRORS, tags=["organisations"])
+    async def list_organisations(limit: Limit = 50, offset: Offset = 0):
+        return await paged(organisations.page, limit, offset)
+
+    @app.get("/organisations/{organisation_id}", response_model=organisations.OrganisationView, responses=ERRORS,
+             tags=["organisations"])
+    async def get_organisation(organisation_id: uuid.UUID):
+        return await read(organisations.get, organisation_id)
+
+    @app.post("/opportunities", status_code=201, response_model=opportunities.OpportunityView, responses=ERRORS,
+              tags=["opportunities"])
+    async def publish_opportunity(body: opportunities.NewOpportunity):
+        return await write(opportunities.publish, body)
+
+    @app.get("/opportunities", response_model=Page[opportunities.OpportunityView], responses=ERRORS, tags=["opportunities"])
+    async def list_opportunities(limit: Limit = 50, offset: Offset = 0, status: opportunities.Status | None = None):
+        return await paged(opportunities.page, limit, offset, status=status)
+
+    @app.get("/opportunities/{opportunity_id}", response_model=opportunities.OpportunityView, responses=ERRORS,
+             tags=["opportunities"])
+    async def get_opportunity(opportunity_id: uuid.UUID):
+        return await read(opportunities.get, opportunity_id)
+
+    @app.put("/opportunities/{opportunity_id}", response_model=opportunities.OpportunityView, responses=ERRORS,
+             tags=["opportunities"])
+    async def revise_opportunity(opportunity_id: uuid.UUID, body: opportunities.OpportunityDetails):
+        return await write(opportunities.revise, opportunity_id, body)
+
+    @app.post("/opportunities/{opportunity_id}/close", response_model=opportunities.OpportunityView, responses=ERRORS,
+              tags=["opportunities"])
+    async def close_opportunity(opportunity_id: uuid.UUID, body: opportunities.CloseRequest):
+        return await write(opportunities.close, opportunity_id, body)
+
+    # The host side of placements --------------------------------------------------------------
+    @app.get("/placements", response_model=Page[placements.PlacementView], responses=ERRORS, tags=["placements"])
+    async def list_placements(limit: Limit = 50, offset: Offset = 0, status: placements.Status | None = None):
+        return await paged(placements.page, limit, offset, status=status)
+
+    @app.get("/placements/{placement_id}", response_model=placements.PlacementView, responses=ERRORS, tags=["placements"])
+    async def get_placement(placement_id: uuid.UUID):
+        return await read(placements.get, placement_id)
+
+    @app.post("/placements/{placement_id}/start", response_model=placements.PlacementView, responses=ERRORS,
+              tags=["placements"])
+    async def start_placement(placement_id: uuid.UUID, body: placements.Start):
+        return await write(placements.start, placement_id, body)
+
+    @app.post("/placements/{placement_id}/hours", status_code=201, response_model=placements.HoursView, responses=ERRORS,
+              tags=["placements"])
+    async def log_hours(placement_id: uuid.UUID, body: placements.HoursEntry):
+        return await write(placements.log_hours, placement_id, body)
+
+    @app.post("/placements/{placement_id}/hours/{entry_id}/approve", response_model=placements.HoursView,
+              responses=ERRORS, tags=["placements"])
+    async def approve_hours(placement_id: uuid.UUID, entry_id: uuid.UUID, body: placements.Approval):
+        return await write(placements.approve_hours, placement_id, entry_id, body)
+
+    @app.post("/placements/{placement_id}/complete", response_model=placements.PlacementView, responses=ERRORS,
+              tags=["placements"])
+    async def complete_placement(placement_id: uuid.UUID, body: placements.Completion):
+        return await write(placements.complete, placement_id, body)
+
+    @app.post("/placements/{placement_id}/withdraw", response_model=placements.PlacementView, responses=ERRORS,
+              tags=["placements"])
+    async def withdraw_placement(placement_id: uuid.UUID, body: placements.Withdrawal):
+        return await write(placements.withdraw, placement_id, body)
+
+    @app.get("/health", tags=["operations"])
+    async def health():
+        return await host.status()
+
+    return app

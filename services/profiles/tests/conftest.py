@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from corridor_contracts import PartnerNode, Registry, public_key_of
+from corridor_profiles.bootstrap import build
+from corridor_runtime.registry_file import save_registry
+from profiles_support import COUNTRIES, SEEDS, profiles_settings
+
+
+@pytest.fixture
+def registry_file(tmp_path):
+    path = tmp_path / "corridor.yaml"
+    save_registry(Registry(nodes=[PartnerNode(id=n, name=f"Partner {n}", country=COUNTRIES[n], public_key=public_key_of(s))
+                                  for n, s in SEEDS.items()]), path)
+    return path
+
+
+@pytest.fixture
+async def api(tmp_path, registry_file, database_url):
+    """The real app on a real database (no broker: events stay in the outbox, where tests read them)."""
+    host = build(profiles_settings(tmp_path, registry_file, database_url))
+    await host.db.create_tables(host.metadata)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url="http://profiles") as client:
+        client.host = host
+        yield client
+    await host.db.dispose()
+
+

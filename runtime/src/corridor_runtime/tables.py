@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
+
+from .database import UtcDateTime
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,10 @@ class DeliveryTables:
             Column("subject", String(255), nullable=False),
             Column("data", LargeBinary, nullable=False),
             Column("correlation_id", String(36), nullable=False),
-            Column("created_at", DateTime(timezone=True), nullable=False),
-            Column("published_at", DateTime(timezone=True), nullable=True),
+            Column("created_at", UtcDateTime, nullable=False),
+            Column("published_at", UtcDateTime, nullable=True),
             Column("attempts", Integer, nullable=False, server_default=text("0")),
-            Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+            Column("next_attempt_at", UtcDateTime, nullable=False),
             Column("last_error", Text, nullable=True),
         )
         Index(
@@ -44,6 +46,6 @@ class DeliveryTables:
             metadata,
             Column("consumer", String(64), primary_key=True),
             Column("event_id", String(36), primary_key=True),
-            Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
+            Column("processed_at", UtcDateTime, nullable=False, index=True),
         )
         return cls(outbox=outbox, inbox=inbox)

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     MetaData,
@@ -20,6 +19,8 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+
+from corridor_runtime.database import UtcDateTime
 
 metadata = MetaData()
 
@@ -35,9 +36,9 @@ volunteers = Table(
     Column("phone", String(40), nullable=True),
     Column("birth_date", Date, nullable=True),
     Column("profile", JSON, nullable=True),  # the rest of the profile (languages, skills, place, ...)
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("erased_at", UtcDateTime, nullable=True),
 )
 
 organisations = Table(
@@ -51,7 +52,7 @@ organisations = Table(
     Column("country", String(2), nullable=False),
     Column("city", String(200), nullable=True),
     Column("contact", JSON, nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
 )
 
 opportunities = Table(
@@ -66,8 +67,8 @@ opportunities = Table(
     Column("slots_total", Integer, nullable=False),
     Column("slots_taken", Integer, nullable=False),
     Column("application_deadline", Date, nullable=True),
-    Column("published_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # The host side of placements: requests for this node's slots, and their life afterwards.
@@ -86,8 +87,8 @@ host_placements = Table(
     Column("started_on", Date, nullable=True),
     Column("completed_on", Date, nullable=True),
     Column("skills_practised", JSON, nullable=True),
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 hours_entries = Table(
@@ -97,7 +98,7 @@ hours_entries = Table(
     Column("placement_id", String(36), ForeignKey("profiles_host_placements.placement_id"), nullable=False, index=True),
     Column("worked_on", Date, nullable=False),
     Column("hours", Numeric(4, 2), nullable=False),
-    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("approved_at", UtcDateTime, nullable=True),
     Column("approved_by", String(200), nullable=True),
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -44,6 +45,10 @@ class NodeLayout:
         return self.root / "signing.seed"
 
     @property
+    def pseudonym_file(self) -> Path:
+        return self.root / "pseudonym.secret"
+
+    @property
     def registry_file(self) -> Path:
         return self.root / "corridor.yaml"
 
@@ -62,6 +67,10 @@ def ensure_identity(layout: NodeLayout, *, name: str, country: str) -> Registry:
         fd = os.open(layout.seed_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(new_node_seed())
+    if not layout.pseudonym_file.exists():
+        fd = os.open(layout.pseudonym_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
     public_key = public_key_of(layout.seed_file.read_bytes().strip())
     if layout.registry_file.exists():
         registry = load_registry(layout.registry_file)
@@ -91,6 +100,7 @@ class RunningNode:
                 "CORRIDOR_DATA_DIR": str(self.layout.data_dir),
                 "CORRIDOR_REGISTRY_FILE": str(self.layout.registry_file),
                 "CORRIDOR_SIGNING_SEED_FILE": str(self.layout.seed_file),
+                "CORRIDOR_PSEUDONYM_SECRET_FILE": str(self.layout.pseudonym_file),
                 "CORRIDOR_HTTP_PORT": str(free_port()),  # used by the services that have an HTTP API
             }
             with (self.layout.logs / f"{service}.log").open("ab") as log:

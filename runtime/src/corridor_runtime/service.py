@@ -11,7 +11,7 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -66,6 +66,7 @@ class ServiceHost:
         self._tasks: list[asyncio.Task] = []
         self._started_at = time.time()
         self.http_app = None  # an ASGI app, served on settings.http_port when both are set
+        self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._http: uvicorn.Server | None = None
 
     async def start(self) -> None:
@@ -87,9 +88,26 @@ class ServiceHost:
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
         self._tasks += [asyncio.create_task(c.run(), name=f"{self.name}-{c.name}") for c in self.consumers]
         self._tasks.append(asyncio.create_task(self._prune_inboxes(), name=f"{self.name}-inbox-pruning"))
+        self._tasks += [asyncio.create_task(self._keep_running(name, loop), name=f"{self.name}-{name}")
+                        for name, loop in self._loops]
         if self.http_app is not None and self.settings.http_port is not None:
             await self._serve_http()
         log.info("service started", consumers=[c.name for c in self.consumers], http=self.http_url)
+
+    def add_loop(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """A background loop of the service (e.g. matching rounds), run from start to stop."""
+        self._loops.append((name, loop))
+
+    async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background loop failed; restarting it", loop=name)
+                await asyncio.sleep(1.0)
 
     @property
     def http_url(self) -> str | None:

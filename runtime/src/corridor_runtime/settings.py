@@ -26,6 +26,8 @@ class NodeSettings(BaseSettings):
     registry_file: Path | None = None
     signing_seed_file: Path | None = None
     signing_seed: SecretStr | None = None
+    pseudonym_secret_file: Path | None = Field(default=None, description="the node's secret for volunteers' pseudonyms")
+    pseudonym_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=0, le=65535, description="the service's HTTP API, if it has one")
     log_level: str = "INFO"
@@ -75,6 +77,22 @@ class NodeSettings(BaseSettings):
         if self.signing_seed_file is not None:
             return Signer(self.signing_seed_file.read_bytes().strip())
         return None
+
+    def pseudonym_key(self) -> bytes | None:
+        """The node's secret behind volunteers' pseudonyms (hex, at least 32 bytes)."""
+        if self.pseudonym_secret is not None:
+            text = self.pseudonym_secret.get_secret_value()
+        elif self.pseudonym_secret_file is not None:
+            text = self.pseudonym_secret_file.read_text()
+        else:
+            return None
+        try:
+            key = bytes.fromhex(text.strip())
+        except ValueError:
+            raise ValueError("the pseudonym secret must be hexadecimal") from None
+        if len(key) < 32:
+            raise ValueError("the pseudonym secret must have at least 32 bytes (64 hex digits)")
+        return key
 
     def registry(self) -> Registry | None:
         if self.registry_file is None:

@@ -2,7 +2,7 @@
 
 - LOCAL      node.<me>.>                       node-internal events; never leave the node
 - OUT        corridor.bcast.<me>.>, corridor.direct.*.<me>.>   what this node shares
-- IN         sourced: own OUT's broadcasts, and from every peer's OUT (across JetStream domains)
+- IN         sourced: own OUT's broadcasts and events to itself, and from every peer's OUT (across JetStream domains)
              its broadcasts and the events addressed to this node, nothing else
 - DEADLETTER deadletter.<me>.>                  poison and given-up messages with their reason
 """
@@ -34,7 +34,9 @@ def node_streams(node_id: str, peers: list[str], *, max_age_days: float = 90) ->
         max_age=max_age_days * DAY,
         duplicate_window=120.0,
     )
-    sources = [StreamSource(name="OUT", filter_subject=f"corridor.bcast.{node_id}.>")]
+    # Its own broadcasts and what it addresses to itself (a node can host its own volunteers).
+    sources = [StreamSource(name="OUT", filter_subject=f"corridor.bcast.{node_id}.>"),
+               StreamSource(name="OUT", filter_subject=f"corridor.direct.{node_id}.{node_id}.>")]
     for peer in sorted(peers):
         external = ExternalStream(api=f"$JS.{peer}.API")
         sources.append(StreamSource(name="OUT", filter_subject=f"corridor.bcast.{peer}.>", external=external))

@@ -1,0 +1,114 @@
+"""The operators' HTTP API of matching: proposals and the home side of placements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from corridor_contracts.values import MatchSummary
+from corridor_runtime.service import ServiceHost
+
+from . import saga
+from .rounds import Rounds
+from .tables import placements
+
+
+class PlacementView(BaseModel):
+    placement_id: uuid.UUID
+    volunteer_id: uuid.UUID
+    opportunity_id: uuid.UUID
+    host_node: str
+    status: saga.Status
+    score: float
+    match: MatchSummary
+    proposal_expires_at: datetime
+    request_expires_at: datetime | None
+    decline_reason: str | None
+    started_on: date | None
+    completed_on: date | None
+    hours: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+
+class Page(BaseModel):
+    items: list[PlacementView]
+    total: int
+    limit: int
+    offset: int
+
+
+class RoundResult(BaseModel):
+    proposed: list[uuid.UUID]
+
+
+def create_app(host: ServiceHost, *, rounds: Rounds, secret: bytes, deadlines: saga.Deadlines) -> FastAPI:
+    app = FastAPI(title=f"Corridor matching — node {host.settings.node_id}",
+                  description="Proposals to this node's volunteers and the home side of their placements.", version="1")
+    errors = {404: {"description": "unknown placement"}, 409: {"description": "not possible in its current state"}}
+
+    @app.exception_handler(saga.SagaError)
+    async def _saga_error(_request, error: saga.SagaError):
+        return JSONResponse(status_code=error.status, content={"detail": [{"loc": [], "msg": error.message, "type": "conflict"}]})
+
+    async def view(placement_id) -> PlacementView:
+        async with host.sessions() as session:
+            row = (await session.execute(select(placements).where(placements.c.placement_id == str(placement_id)))).first()
+        if row is None:
+            raise saga.NotFound(f"no placement {placement_id}")
+        return PlacementView.model_validate(row._mapping)
+
+    @app.get("/placements", response_model=Page, tags=["placements"])
+    async def list_placements(limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+                              status: saga.Status | None = None, volunteer_id: uuid.UUID | None = None):
+        query = select(placements)
+        if status:
+            query = query.where(placements.c.status == status.value)
+        if volunteer_id:
+            query = query.where(placements.c.volunteer_id == str(volunteer_id))
+        async with host.sessions() as session:
+            total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+            rows = await session.execute(query.order_by(placements.c.created_at, placements.c.placement_id).limit(limit).offset(offset))
+            items = [PlacementView.model_validate(r._mapping) for r in rows]
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @app.get("/placements/{placement_id}", response_model=PlacementView, responses=errors, tags=["placements"])
+    async def get_placement(placement_id: uuid.UUID):
+        return await view(placement_id)
+
+    @app.post("/placements/{placement_id}/accept", response_model=PlacementView, responses=errors, tags=["placements"])
+    async def accept(placement_id: uuid.UUID):
+        async with host.unit_of_work() as uow:
+            await saga.accept(uow, placement_id, secret=secret, deadlines=deadlines)
+        return await view(placement_id)
+
+    @app.post("/placements/{placement_id}/decline", response_model=PlacementView, responses=errors, tags=["placements"])
+    async def decline(placement_id: uuid.UUID):
+        async with host.unit_of_work() as uow:
+            await saga.decline(uow, placement_id)
+        rounds.wake()
+        return await view(placement_id)
+
+    @app.post("/placements/{placement_id}/withdraw", response_model=PlacementView, responses=errors, tags=["placements"])
+    async def withdraw(placement_id: uuid.UUID, body: saga.Withdrawal):
+        async with host.unit_of_work() as uow:
+            await saga.withdraw(uow, placement_id, body)
+        rounds.wake()
+        return await view(placement_id)
+
+    @app.post("/rounds", response_model=RoundResult, tags=["rounds"], summary="Run a matching round now")
+    async def run_round():
+        return {"proposed": await rounds.run_once()}
+
+    @app.get("/health", tags=["operations"])
+    async def health():
+        return await host.status()
+
+    return app

@@ -1,0 +1,81 @@
+"""Matching rounds: on new events (debounced) and on a schedule, with the deadlines checked each time."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+
+import structlog
+from sqlalchemy import select
+
+from corridor_runtime.service import ServiceHost
+
+from . import saga
+from .assignment import plan_round
+from .read_models import opportunity_of, volunteer_of
+from .rules import HostRules
+from .tables import exclusions, opportunities, placements, volunteers
+from .taxonomy import Taxonomy
+
+log = structlog.get_logger("corridor.matching.rounds")
+
+
+class Rounds:
+    def __init__(self, host: ServiceHost, *, taxonomy: Taxonomy, rules: HostRules, deadlines: saga.Deadlines,
+                 every: float = 60.0, debounce: float = 0.5) -> None:
+        self._host = host
+        self._taxonomy = taxonomy
+        self._rules = rules
+        self._deadlines = deadlines
+        self._every = every
+        self._debounce = debounce
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def wake(self) -> None:
+        """Something changed (a volunteer, an opportunity, a decline): run a round soon."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._every)
+                await asyncio.sleep(self._debounce)  # let a burst of events land first
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.run_once()
+
+    async def run_once(self) -> list[uuid.UUID]:
+        """Expire what is due, then propose the round's optimum; returns the new proposals' ids."""
+        async with self._lock:
+            async with self._host.unit_of_work() as uow:
+                expired = await saga.expire_due(uow)
+                proposed = await self._propose(uow)
+            if proposed or expired:
+                log.info("matching round", proposed=len(proposed), expired=expired)
+            return proposed
+
+    async def _propose(self, uow) -> list[uuid.UUID]:
+        session = uow.session
+        busy = {r[0] for r in await session.execute(
+            select(placements.c.volunteer_id).where(placements.c.status.in_([s.value for s in saga.OPEN])))}
+        in_flight = Counter(r[0] for r in await session.execute(
+            select(placements.c.opportunity_id).where(placements.c.status.in_([saga.Status.PROPOSED.value,
+                                                                               saga.Status.REQUESTED.value]))))
+        pool = [volunteer_of(r) for r in await session.execute(select(volunteers).where(volunteers.c.active.is_(True)))
+                if r.volunteer_id not in busy and r.profile]
+        open_roles = []
+        for row in await session.execute(select(opportunities).where(opportunities.c.open.is_(True))):
+            free = row.slots_free - in_flight[row.opportunity_id]
+            if free > 0 and row.details:
+                open_roles.append(opportunity_of(row, free))
+        excluded = frozenset((r.volunteer_id, r.opportunity_id) for r in await session.execute(select(exclusions)))
+        chosen = plan_round(pool, open_roles, home_node=self._host.settings.node_id,
+                            today=datetime.now(timezone.utc).date(), taxonomy=self._taxonomy, rules=self._rules,
+                            excluded=excluded)
+        return [await saga.propose(uow, volunteer_id=p.volunteer.volunteer_id, opportunity_id=p.opportunity.opportunity_id,
+                                   host_node=p.opportunity.host_node, match=p.match, deadlines=self._deadlines)
+                for p in chosen]

@@ -1,0 +1,67 @@
+"""The matching service's own tables: its read models and the home side of placements."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, Numeric, String, Table
+
+from corridor_runtime.database import UtcDateTime
+
+metadata = MetaData()
+
+# This node's volunteers as matching needs them (from local events). `contact` is kept only for the
+# disclosure she consents to, and is cleared when she is erased.
+volunteers = Table(
+    "matching_volunteers",
+    metadata,
+    Column("volunteer_id", String(36), primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("profile", JSON, nullable=True),
+    Column("contact", JSON, nullable=True),
+    Column("shares_profile", Boolean, nullable=False),
+    Column("discloses_contact_since", UtcDateTime, nullable=True),
+    Column("waiting_since", UtcDateTime, nullable=True),
+)
+
+# Every open opportunity of the corridor (broadcast events), with its free slots.
+opportunities = Table(
+    "matching_opportunities",
+    metadata,
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("host_node", String(16), nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("slots_free", Integer, nullable=False),
+    Column("details", JSON, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The home side of each placement, from proposal to outcome.
+placements = Table(
+    "matching_placements",
+    metadata,
+    Column("placement_id", String(36), primary_key=True),
+    Column("volunteer_id", String(36), nullable=False, index=True),
+    Column("opportunity_id", String(36), nullable=False, index=True),
+    Column("host_node", String(16), nullable=False),
+    Column("status", String(24), nullable=False, index=True),
+    Column("score", Numeric(8, 6), nullable=False),
+    Column("match", JSON, nullable=False),
+    Column("correlation_id", String(36), nullable=False),
+    Column("proposal_expires_at", UtcDateTime, nullable=False),
+    Column("request_expires_at", UtcDateTime, nullable=True),
+    Column("decline_reason", String(16), nullable=True),
+    Column("started_on", Date, nullable=True),
+    Column("completed_on", Date, nullable=True),
+    Column("hours", Numeric(8, 2), nullable=False, default=0),
+    Column("skills_practised", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Pairs never to propose again: she declined, the host declined, or the proposal expired.
+exclusions = Table(
+    "matching_exclusions",
+    metadata,
+    Column("volunteer_id", String(36), primary_key=True),
+    Column("opportunity_id", String(36), primary_key=True),
+    Column("reason", String(24), nullable=False),
+)

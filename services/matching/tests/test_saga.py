@@ -1,0 +1,187 @@
+"""The placement saga on a real nats-server and database, one node playing both home and host.
+
+Profiles (volunteers, opportunities, slot authority) and matching (proposals, the home side) run as
+they do on a node; every step is asserted from the events in the streams and from both services'
+state: register, publish, propose, accept, confirm (with the consented contact disclosure),
+decline-and-rematch, expire, and a late confirmation compensated.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import nats
+import pytest
+from sqlalchemy import update
+
+from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
+from corridor_matching.bootstrap import build as build_matching
+from corridor_matching.saga import Deadlines
+from corridor_matching.tables import placements
+from corridor_profiles.bootstrap import build as build_profiles
+from corridor_runtime.registry_file import save_registry
+from corridor_runtime.settings import NodeSettings
+from corridor_runtime.streams import provision
+from harness.ledger import eventually
+
+pytestmark = pytest.mark.nats
+SEED = new_node_seed()
+
+
+def settings(tmp_path, nats_url, database_url, service) -> NodeSettings:
+    registry = tmp_path / "corridor.yaml"
+    if not registry.exists():
+        save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan", country="FR", public_key=public_key_of(SEED))]), registry)
+    return NodeSettings(node_id="fr", service=service, nats_url=nats_url, database_url=database_url, data_dir=tmp_path,
+                        registry_file=registry, signing_seed=SEED.decode(), pseudonym_secret=secrets.token_hex(32))
+
+
+def volunteer(reference, given_name, skills, *, french="B2", disclose=True) -> dict:
+    return {"reference": reference, "given_name": given_name, "family_name": "Test", "email": f"{reference.lower()}@example.org",
+            "country_of_origin": "SY", "preferred_language": "fr", "place": {"country": "FR", "region": "Auvergne-Rhône-Alpes", "city": "Lyon"},
+            "languages": [{"language": "fr", "level": french}, {"language": "ar", "level": "C2"}], "skills": skills,
+            "availability": {"hours_per_week": 15, "available_from": "2026-12-01"}, "sector_preferences": ["care"],
+            "consents": {"processing": True, "share_match_profile": True, "disclose_contact": disclose}}
+
+
+def opportunity(organisation_id, title, skills, slots=1) -> dict:
+    return {"organisation_id": organisation_id, "title": title, "required_skills": [{"code": c} for c in skills],
+            "languages": [{"language": "fr", "level": "B1"}], "place": {"country": "FR", "region": "Auvergne-Rhône-Alpes", "city": "Lyon"},
+            "hours_per_week": 8, "starts_on": "2027-01-11", "slots_total": slots}
+
+
+class Node:
+    def __init__(self, profiles, matching, js):
+        self.profiles_host, self.matching_host, self.js = profiles, matching, js
+        self.profiles = httpx.AsyncClient(transport=httpx.ASGITransport(app=profiles.http_app), base_url="http://profiles")
+        self.matching = httpx.AsyncClient(transport=httpx.ASGITransport(app=matching.http_app), base_url="http://matching")
+
+    async def subjects(self, stream) -> list[str]:
+        count = (await self.js.stream_info(stream)).state.messages
+        return [(await self.js.get_msg(stream, s)).subject for s in range(1, count + 1)]
+
+    async def events(self, stream, event_type) -> list[dict]:
+        count = (await self.js.stream_info(stream)).state.messages
+        found = []
+        for s in range(1, count + 1):
+            message = await self.js.get_msg(stream, s)
+            if message.subject.endswith(f".{event_type}"):
+                found.append(json.loads(message.data))
+        return found
+
+    async def placements(self, **filters) -> list[dict]:
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        return (await self.matching.get(f"/placements?limit=500&{query}")).json()["items"]
+
+    async def placement_with(self, volunteer_id, status):
+        async def found():
+            return [p for p in await self.placements(volunteer_id=volunteer_id) if p["status"] == status]
+        return (await eventually(found, timeout=30))[0]
+
+
+@pytest.fixture
+async def node(tmp_path, nats_node, database_url):
+    nc = await nats.connect(nats_node.url)
+    await provision(nc.jetstream(), "fr", peers=[])
+    deadlines = Deadlines(proposal=timedelta(days=7), request=timedelta(days=5))
+    profiles = build_profiles(settings(tmp_path, nats_node.url, database_url, "profiles"))
+    matching = build_matching(settings(tmp_path, nats_node.url, database_url, "matching"), deadlines=deadlines, round_every=0.3)
+    await profiles.start()
+    await matching.start()
+    the_node = Node(profiles, matching, nc.jetstream())
+    the_node.deadlines = deadlines
+    try:
+        yield the_node
+    finally:
+        await the_node.profiles.aclose()
+        await the_node.matching.aclose()
+        await matching.stop()
+        if profiles.nc is not None:
+            await profiles.stop()
+        await nc.close()
+
+
+async def test_the_placement_saga_on_one_node(node):
+    org = (await node.profiles.post("/organisations", json={
+        "name": "Maison des aînés", "kind": "ngo", "sector": "care", "country": "FR", "city": "Lyon",
+        "contact": {"name": "Claire Martin", "email": "claire@aines.example.fr", "preferred_language": "fr"}})).json()
+    elderly = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Companion", ["care.elderly-care"]))).json()
+    amina = (await node.profiles.post("/volunteers", json=volunteer("V1", "Amina", ["care.elderly-care"]))).json()
+
+    # Proposed: the round runs on the events, and tells her (a local event for notifications).
+    proposal = await node.placement_with(amina["volunteer_id"], "proposed")
+    assert proposal["opportunity_id"] == elderly["opportunity_id"]
+    assert {r["code"] for r in proposal["match"]["reasons"]} >= {"skill_covered", "language_fit", "same_city"}
+    proposed_events = await node.events("LOCAL", "PlacementProposed")
+    assert [e["payload"]["proposal_id"] for e in proposed_events] == [proposal["placement_id"]]
+
+    # Accepted → requested from the host (here the node itself) → confirmed → her contact disclosed.
+    accepted = await node.matching.post(f"/placements/{proposal['placement_id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "requested"
+    await node.placement_with(amina["volunteer_id"], "confirmed")
+    [request] = await node.events("IN", "PlacementRequested")
+    assert request["payload"]["volunteer"] != amina["volunteer_id"] and "Amina" not in json.dumps(request)
+    [confirmation] = await node.events("IN", "PlacementConfirmed")
+    assert confirmation["correlation_id"] == request["correlation_id"] == proposal["placement_id"]
+
+    async def disclosed():
+        return (await node.profiles.get(f"/placements/{proposal['placement_id']}")).json()["contact_disclosed"]
+    assert await eventually(disclosed)
+    [contact] = await node.events("IN", "ContactDisclosed")
+    assert contact["payload"]["contact"]["given_name"] == "Amina" and contact["target"] == "fr"
+    assert (await node.profiles.get(f"/opportunities/{elderly['opportunity_id']}")).json()["slots_free"] == 0
+
+    # Declined by the host, then rematched: the opportunity closes before the host sees her request.
+    child = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Crèche", ["care.childcare"]))).json()
+    fatou = (await node.profiles.post("/volunteers", json=volunteer("V2", "Fatou", ["care.childcare"]))).json()
+    first = await node.placement_with(fatou["volunteer_id"], "proposed")
+    assert first["opportunity_id"] == child["opportunity_id"]
+    await node.profiles.post(f"/opportunities/{child['opportunity_id']}/close", json={"reason": "withdrawn"})
+    await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Garderie", ["care.childcare"]))
+    assert (await node.matching.post(f"/placements/{first['placement_id']}/accept")).status_code == 200
+    declined = await node.placement_with(fatou["volunteer_id"], "declined_by_host")
+    assert declined["decline_reason"] == "closed"
+    second = await node.placement_with(fatou["volunteer_id"], "proposed")
+    assert second["opportunity_id"] != child["opportunity_id"]  # the next best, never the declined one
+    assert (await node.matching.post(f"/placements/{second['placement_id']}/decline")).json()["status"] == "declined"
+
+    # Expired: nobody answers a proposal before its deadline.
+    node.deadlines.proposal = timedelta(seconds=1)
+    late = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Atelier", ["crafts.sewing"]))).json()
+    mariam = (await node.profiles.post("/volunteers", json=volunteer("V3", "Mariam", ["crafts.sewing"]))).json()
+    expired = await node.placement_with(mariam["volunteer_id"], "expired")
+    assert expired["opportunity_id"] == late["opportunity_id"]
+    assert (await node.matching.post(f"/placements/{expired['placement_id']}/accept")).status_code == 409
+    node.deadlines.proposal = timedelta(days=7)
+
+    # A confirmation that arrives after the request expired is compensated: the host gets its slot back.
+    garden = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Jardin", ["agriculture.horticulture"]))).json()
+    hiba = (await node.profiles.post("/volunteers", json=volunteer("V4", "Hiba", ["agriculture.horticulture"]))).json()
+    offer = await node.placement_with(hiba["volunteer_id"], "proposed")
+    assert offer["opportunity_id"] == garden["opportunity_id"]
+    await node.profiles_host.stop()  # the host goes offline
+    assert (await node.matching.post(f"/placements/{offer['placement_id']}/accept")).json()["status"] == "requested"
+    async with node.matching_host.unit_of_work() as uow:  # the home's deadline passes while the host is away
+        await uow.session.execute(update(placements).where(placements.c.placement_id == offer["placement_id"])
+                                  .values(request_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    await node.placement_with(hiba["volunteer_id"], "expired")
+    await node.profiles_host.start()  # back: it confirms the request it finds waiting...
+    compensated = await node.placement_with(hiba["volunteer_id"], "compensated")
+    assert compensated["placement_id"] == offer["placement_id"]
+    [giveback] = [e for e in await node.events("IN", "PlacementWithdrawn") if e["payload"]["placement_id"] == offer["placement_id"]]
+    assert (giveback["origin"], giveback["payload"]["by"], giveback["payload"]["reason"]) == ("fr", "home", "expired")
+
+    async def slot_released():  # ...and releases the slot when the compensation arrives
+        host_side = (await node.profiles.get(f"/placements/{offer['placement_id']}")).json()
+        opp = (await node.profiles.get(f"/opportunities/{garden['opportunity_id']}")).json()
+        return host_side["status"] == "withdrawn" and opp["slots_free"] == 1
+    assert await eventually(slot_released, timeout=30)
+
+    # Nothing personal ever went to the corridor subjects, and every proposal carried its reasons.
+    for envelope in await node.events("OUT", "PlacementRequested"):
+        assert all(name not in json.dumps(envelope) for name in ("Amina", "Fatou", "Mariam", "Hiba"))
+    assert all(e["payload"]["match"]["reasons"] for e in await node.events("LOCAL", "PlacementProposed"))

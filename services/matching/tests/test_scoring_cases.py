@@ -1,0 +1,132 @@
+"""Scoring on named cases a reviewer can read, with the bundled taxonomy and host rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+
+from corridor_matching import rules, taxonomy
+from corridor_matching.scoring import Opportunity, Requirement, Volunteer, score, violations
+
+TODAY = date(2026, 11, 22)
+TAXONOMY, RULES = taxonomy.bundled(), rules.bundled()
+A2, B1, B2, C1, C2 = 1, 2, 3, 4, 5
+
+
+def check(v, o, home="fr"):
+    return violations(v, o, home_node=home, today=TODAY, rules=RULES)
+
+
+def fit(v, o):
+    return score(v, o, taxonomy=TAXONOMY, today=TODAY)
+
+
+# A Spanish-speaking accountant from Venezuela, living in Seville, registered on the Spanish node.
+LUCIA = Volunteer(volunteer_id="lucia", languages={"es": C2, "en": B1}, skills=frozenset({"accounting.bookkeeping"}),
+                  country="ES", region="Andalucía", city="Sevilla", hours_per_week=12, available_from=TODAY,
+                  sectors=frozenset({"accounting"}), shares_profile=True, waiting_since=TODAY - timedelta(days=20))
+TREASURER = Opportunity(opportunity_id="treasurer", host_node="es", host_kind="ngo", host_sector="accounting",
+                        host_country="ES", country="ES", region="Andalucía", city="Sevilla", hours_per_week=6,
+                        starts_on=TODAY + timedelta(days=30), slots_free=1,
+                        skills=(Requirement("accounting.bookkeeping"),), languages={"es": B2})
+
+
+def test_a_spanish_speaking_accountant_fits_a_treasurer_role_in_seville():
+    assert check(LUCIA, TREASURER, home="es") == []
+    match = fit(LUCIA, TREASURER)
+    assert match.score > 0.75
+    codes = [r.code for r in match.reasons]
+    assert codes[0] == "skill_covered" and {"language_fit", "same_city", "sector_preferred"} <= set(codes)
+    assert match.skills == ["accounting.bookkeeping"]
+
+
+def test_the_same_accountant_cannot_take_a_role_that_needs_french():
+    in_lyon = replace(TREASURER, host_node="fr", host_country="FR", country="FR", region="Auvergne-Rhône-Alpes",
+                      city="Lyon", languages={"fr": B1})
+    assert check(LUCIA, in_lyon, home="es") == ["language:fr", "place"]
+    assert check(replace(LUCIA, languages={**LUCIA.languages, "fr": B2}, willing_to_move=True), in_lyon, home="es") == []
+
+
+# A translator from Eritrea living in Matera who can only work remotely.
+SENAIT = Volunteer(volunteer_id="senait", languages={"ti": C2, "ar": C1, "it": C1, "en": B2},
+                   skills=frozenset({"translation.community-interpreting"}), country="IT", region="Basilicata", city="Matera",
+                   hours_per_week=10, available_from=TODAY, remote_only=True, shares_profile=True)
+REMOTE_INTERPRETING = Opportunity(opportunity_id="helpline", host_node="es", host_kind="ngo", host_sector="translation_mediation",
+                                  host_country="ES", country="ES", remote=True, hours_per_week=4, starts_on=TODAY,
+                                  slots_free=2, skills=(Requirement("translation.community-interpreting"),),
+                                  languages={"ar": B2, "en": B1})
+
+
+def test_a_remote_translator_is_proposed_a_remote_role_abroad():
+    assert check(SENAIT, REMOTE_INTERPRETING, home="it") == []
+    match = fit(SENAIT, REMOTE_INTERPRETING)
+    assert "remote" in [r.code for r in match.reasons]
+    assert match.score > 0.6
+
+
+def test_a_remote_only_translator_is_not_sent_to_an_office():
+    office = replace(REMOTE_INTERPRETING, remote=False, region="Andalucía", city="Sevilla")
+    assert check(SENAIT, office, home="it") == ["place:remote_only"]
+
+
+def test_no_role_of_another_node_without_her_consent_to_share_her_profile():
+    assert check(replace(SENAIT, shares_profile=False), REMOTE_INTERPRETING, home="it") == ["consent:share_match_profile"]
+    assert check(replace(SENAIT, shares_profile=False), replace(REMOTE_INTERPRETING, host_node="it"), home="it") == []
+
+
+# A care worker from Senegal in Lyon whose French is not yet at the level a care home asks.
+AWA = Volunteer(volunteer_id="awa", languages={"wo": C2, "fr": A2}, skills=frozenset({"care.elderly-care"}), country="FR",
+                region="Auvergne-Rhône-Alpes", city="Lyon", hours_per_week=20, available_from=TODAY, shares_profile=True)
+CARE_HOME = Opportunity(opportunity_id="ehpad", host_node="fr", host_kind="ngo", host_sector="care", host_country="FR",
+                        country="FR", region="Auvergne-Rhône-Alpes", city="Lyon", hours_per_week=8, starts_on=TODAY,
+                        slots_free=1, skills=(Requirement("care.elderly-care"),), languages={"fr": B1})
+
+
+def test_a_care_worker_without_the_required_french_level_is_not_proposed():
+    assert check(AWA, CARE_HOME) == ["language:fr"]
+    assert check(replace(AWA, languages={"wo": C2, "fr": B1}), CARE_HOME) == []
+
+
+def test_a_business_may_host_in_spain_but_not_in_france():
+    assert check(AWA, replace(CARE_HOME, host_kind="business", languages={})) == ["host_rules:FR:business"]
+    assert check(LUCIA, replace(TREASURER, host_kind="business"), home="es") == []
+
+
+def test_related_skills_earn_partial_credit_through_the_taxonomy():
+    exact = fit(AWA, replace(CARE_HOME, languages={}))
+    broader = fit(replace(AWA, skills=frozenset({"care"})), replace(CARE_HOME, languages={}))
+    sibling = fit(replace(AWA, skills=frozenset({"care.childcare"})), replace(CARE_HOME, languages={}))
+    none = fit(replace(AWA, skills=frozenset({"accounting.bookkeeping"})), replace(CARE_HOME, languages={}))
+    assert exact.score > broader.score > sibling.score > none.score
+    assert [r.code for r in broader.reasons if r.skill] == ["skill_related"]
+
+
+def test_waiting_longer_raises_the_score_so_nobody_waits_forever():
+    newcomer = fit(replace(AWA, languages={"fr": B2}, waiting_since=TODAY), CARE_HOME)
+    waited = fit(replace(AWA, languages={"fr": B2}, waiting_since=TODAY - timedelta(days=200)), CARE_HOME)
+    assert waited.score - newcomer.score == pytest.approx(0.20)
+    assert "waiting_time" in [r.code for r in waited.reasons]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("garde d'enfants", "care.childcare"),
+    ("Babysitting", "care.childcare"),
+    ("cuidado de personas mayores", "care.elderly-care"),
+    ("contabilità", "accounting"),
+])
+def test_free_text_skills_are_found_in_any_language(text, code):
+    found = TAXONOMY.code_for(text)
+    assert found == code or (found is not None and code in TAXONOMY.ancestors(found) | {found}), (text, found)
+
+
+def test_free_text_that_names_no_skill_maps_to_nothing():
+    assert TAXONOMY.code_for("xylophone tuning on Mars") is None
+
+
+def test_the_taxonomy_is_whole():
+    assert 300 <= len(TAXONOMY) <= 400
+    for skill in TAXONOMY.skills.values():
+        assert set(skill.labels) >= {"en", "fr", "es", "it", "el"}, skill.code
+        assert all(skill.labels.values()), skill.code

@@ -27,6 +27,7 @@ from .taxonomy import Taxonomy
 
 CANDIDATES_PER_SLOT = 4
 EXTRA_CANDIDATES = 8
+GROUP_CHUNK = 256  # opportunities scored together as one matrix (bounds its memory)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class Pool:
         self.held = csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, len(skill_index)))
         self._skill_index = skill_index
         self._credit: dict[str, np.ndarray] = {}
+        self._reachable_by: dict[int | None, np.ndarray] = {}
+        self._language_fits: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def credit(self, code: str) -> np.ndarray:
         """Every volunteer's credit toward one required skill (as Taxonomy.credit), computed once."""
@@ -117,51 +120,107 @@ class Pool:
                                                                 np.where(holds(siblings), 0.3, 0.0)))
         return self._credit[code]
 
-    def _ranks(self, language: str) -> np.ndarray:
+    def _ranks(self, language: str, idx: np.ndarray) -> np.ndarray:
         if language not in self.languages:
-            return np.full(len(self.volunteers), -1, dtype=np.int8)
-        return self.rank[:, self.languages.index(language)]
+            return np.full(len(idx), -1, dtype=np.int8)
+        return self.rank[idx, self.languages.index(language)]
+
+    def _reachable(self, o: Opportunity) -> np.ndarray:
+        """The index of who could go there at all: anyone for a remote role, else those in its
+        country or willing to move (never those who work remotely only)."""
+        key = None if o.remote else self.countries.get(o.country)
+        if key not in self._reachable_by:
+            if o.remote:
+                self._reachable_by[key] = np.arange(len(self.volunteers))
+            else:
+                self._reachable_by[key] = np.flatnonzero(((self.country == key) | self.willing) & ~self.remote_only)
+        return self._reachable_by[key]
+
+    @staticmethod
+    def _fit_key(o: Opportunity, cross_border: bool) -> tuple:
+        return (o.remote, None if o.remote else o.country, tuple(sorted(o.languages.items())), cross_border)
+
+    def _language_fit(self, o: Opportunity, *, cross_border: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Who can go there and speaks its languages well enough, with their language fit: the
+        same for every opportunity that asks the same languages in the same place, so kept."""
+        key = self._fit_key(o, cross_border)
+        if key not in self._language_fits:
+            idx = self._reachable(o)
+            for language, minimum in o.languages.items():  # the most selective filters first, on the index
+                idx = idx[self._ranks(language, idx) >= minimum]
+            if cross_border:
+                idx = idx[self.shares[idx]]
+            fit = np.zeros(len(idx))
+            if o.languages:
+                fit = sum(np.minimum(1.0, 0.6 + 0.2 * (self._ranks(lang, idx).astype(np.float64) - minimum))
+                          for lang, minimum in o.languages.items()) / len(o.languages)
+            self._language_fits[key] = (idx, fit)
+        return self._language_fits[key]
 
     def evaluate(self, o: Opportunity, *, home_node: str, rules: HostRules) -> tuple[np.ndarray, np.ndarray]:
-        """(eligible mask, scores) of every volunteer for one opportunity."""
-        n = len(self.volunteers)
-        if (o.slots_free <= 0 or not rules.may_host(o.host_country, o.host_kind)
-                or (o.application_deadline is not None and o.application_deadline < self.today)):
-            return np.zeros(n, dtype=bool), np.zeros(n)
-        ok = self.hours >= o.hours_per_week
-        ok &= self.available_from <= (o.ends_on or date.max).toordinal()
-        ok &= self.available_until >= o.starts_on.toordinal()
-        for language, minimum in o.languages.items():
-            ok &= self._ranks(language) >= minimum
-        if o.host_node != home_node:
-            ok &= self.shares
-        same_country = self.country == self.countries.get(o.country)
-        same_city = same_country & (self.city == self.places.get(o.city)) if o.city else np.zeros(n, dtype=bool)
-        same_region = same_country & (self.region == self.places.get(o.region)) if o.region else np.zeros(n, dtype=bool)
-        if not o.remote:
-            area = same_city | same_region | (same_country if not (o.city or o.region) else False)
-            ok &= ~self.remote_only & (self.willing | area)
+        """(indices of the eligible volunteers, their scores) for one opportunity."""
+        return self.evaluate_many([o], home_node=home_node, rules=rules)[0]
 
-        if o.skills:
-            total = sum(1.0 if r.essential else 0.5 for r in o.skills)
-            skills = sum(self.credit(r.code) * (1.0 if r.essential else 0.5) for r in o.skills) / total
-        else:
-            skills = 0.5
-        if o.languages:
-            margins = [np.minimum(1.0, 0.6 + 0.2 * (self._ranks(lang).astype(np.float64) - minimum))
-                       for lang, minimum in o.languages.items()]
-            languages = sum(margins) / len(margins)
-        else:
-            languages = 0.5
-        if o.remote:
-            place = 0.9
-        else:
-            place = np.where(same_city, 1.0, np.where(same_region, 0.8, np.where(same_country, 0.6, 0.3)))
-        in_sector = self.sectors.get(o.host_sector, np.zeros(n, dtype=bool))
-        preference = np.where(self.no_sector, 0.5, np.where(in_sector, 1.0, 0.0))
-        total_score = (WEIGHTS["skills"] * skills + WEIGHTS["languages"] * languages + WEIGHTS["place"] * place
-                       + WEIGHTS["preference"] * preference + WEIGHTS["waiting"] * self.waiting)
-        return ok, np.round(np.minimum(1.0, total_score), 6)
+    def evaluate_many(self, opportunities: Sequence[Opportunity], *, home_node: str,
+                      rules: HostRules) -> list[tuple[np.ndarray, np.ndarray]]:
+        """evaluate() for many opportunities at once: those that ask the same languages in the same
+        place share their candidate index and are scored together as one matrix."""
+        nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
+        results: list[tuple[np.ndarray, np.ndarray]] = [nothing] * len(opportunities)
+        groups: dict[tuple, list[int]] = {}
+        for k, o in enumerate(opportunities):
+            if (o.slots_free <= 0 or not rules.may_host(o.host_country, o.host_kind)
+                    or (o.application_deadline is not None and o.application_deadline < self.today)):
+                continue
+            cross_border = o.host_node != home_node
+            groups.setdefault(self._fit_key(o, cross_border), []).append(k)
+        for members in groups.values():
+            first = opportunities[members[0]]
+            idx, fit = self._language_fit(first, cross_border=first.host_node != home_node)
+            if not len(idx):
+                continue
+            for start in range(0, len(members), GROUP_CHUNK):
+                chunk = members[start:start + GROUP_CHUNK]
+                scores, ok = self._score_matrix([opportunities[k] for k in chunk], idx, fit)
+                for row, k in enumerate(chunk):
+                    keep = np.flatnonzero(ok[row])
+                    results[k] = (idx[keep], scores[row, keep])
+        return results
+
+    def _score_matrix(self, os: list[Opportunity], idx: np.ndarray, fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (opportunities × candidates) and the hard constraints left after the index."""
+        column = lambda values, dtype=None: np.array(values, dtype=dtype)[:, None]  # noqa: E731
+        ok = self.hours[idx][None, :] >= column([o.hours_per_week for o in os])
+        ok &= self.available_from[idx][None, :] <= column([(o.ends_on or date.max).toordinal() for o in os])
+        ok &= self.available_until[idx][None, :] >= column([o.starts_on.toordinal() for o in os])
+
+        remote = column([o.remote for o in os], bool)
+        has_city = column([bool(o.city) for o in os], bool)
+        has_region = column([bool(o.region) for o in os], bool)
+        same_country = self.country[idx][None, :] == column([self.countries.get(o.country) for o in os])
+        same_city = same_country & has_city & (self.city[idx][None, :] == column([self.places.get(o.city) for o in os]))
+        same_region = same_country & has_region & (
+            self.region[idx][None, :] == column([self.places.get(o.region) for o in os]))
+        area = same_city | same_region | (same_country & ~(has_city | has_region))
+        ok &= remote | self.willing[idx][None, :] | area
+        place = np.where(remote, 0.9, np.where(same_city, 1.0, np.where(same_region, 0.8, np.where(same_country, 0.6, 0.3))))
+
+        skills = np.empty((len(os), len(idx)))
+        preference = np.empty((len(os), len(idx)))
+        no_sector = self.no_sector[idx]
+        for row, o in enumerate(os):
+            if o.skills:
+                total = sum(1.0 if r.essential else 0.5 for r in o.skills)
+                skills[row] = sum(self.credit(r.code)[idx] * (1.0 if r.essential else 0.5) for r in o.skills) / total
+            else:
+                skills[row] = 0.5
+            sector = self.sectors.get(o.host_sector)
+            preference[row] = np.where(no_sector, 0.5, np.where(sector[idx], 1.0, 0.0) if sector is not None else 0.0)
+        languages = column([bool(o.languages) for o in os], bool)
+        language_fit = np.where(languages, fit[None, :], 0.5)
+        total_score = (WEIGHTS["skills"] * skills + WEIGHTS["languages"] * language_fit + WEIGHTS["place"] * place
+                       + WEIGHTS["preference"] * preference + WEIGHTS["waiting"] * self.waiting[idx][None, :])
+        return np.round(np.minimum(1.0, total_score), 6), ok
 
 
 def plan_round(volunteers: Sequence[Volunteer], opportunities: Sequence[Opportunity], *, home_node: str, today: date,
@@ -173,59 +232,66 @@ def plan_round(volunteers: Sequence[Volunteer], opportunities: Sequence[Opportun
         return []
     pool = Pool(volunteers, taxonomy=taxonomy, today=today)
     position = {v.volunteer_id: i for i, v in enumerate(pool.volunteers)}
-    edges: list[tuple[int, int, float]] = []  # (volunteer, opportunity, score)
-    for j, o in enumerate(opportunities):
-        eligible, scores = pool.evaluate(o, home_node=home_node, rules=rules)
-        for volunteer_id, opportunity_id in excluded:
-            if opportunity_id == o.opportunity_id and volunteer_id in position:
-                eligible[position[volunteer_id]] = False
-        candidates = np.flatnonzero(eligible)
-        keep = min(len(candidates), o.slots_free * CANDIDATES_PER_SLOT + EXTRA_CANDIDATES)
-        if keep < len(candidates):
-            candidates = candidates[np.argpartition(-scores[candidates], keep - 1)[:keep]]
-        edges.extend((int(i), j, float(scores[i])) for i in candidates)
-    chosen = solve(edges, [o.slots_free for o in opportunities])
+    excluded_for: dict[str, list[int]] = {}
+    for volunteer_id, opportunity_id in excluded:
+        if volunteer_id in position:
+            excluded_for.setdefault(opportunity_id, []).append(position[volunteer_id])
+    candidates: list[tuple[int, np.ndarray, np.ndarray]] = []  # (opportunity, volunteers, scores)
+    evaluated = pool.evaluate_many(opportunities, home_node=home_node, rules=rules)
+    for j, (o, (idx, scores)) in enumerate(zip(opportunities, evaluated)):
+        if o.opportunity_id in excluded_for:
+            keep = ~np.isin(idx, excluded_for[o.opportunity_id])
+            idx, scores = idx[keep], scores[keep]
+        limit = o.slots_free * CANDIDATES_PER_SLOT + EXTRA_CANDIDATES
+        if len(idx) > limit:
+            best = np.argpartition(-scores, limit - 1)[:limit]
+            idx, scores = idx[best], scores[best]
+        if len(idx):
+            candidates.append((j, idx, scores))
+    chosen = solve(candidates, [o.slots_free for o in opportunities])
     return [Proposal(pool.volunteers[i], opportunities[j],
                      score(pool.volunteers[i], opportunities[j], taxonomy=taxonomy, today=today)) for i, j in chosen]
 
 
-def solve(edges: list[tuple[int, int, float]], slots: Sequence[int]) -> list[tuple[int, int]]:
-    """The (volunteer, opportunity) pairs of a maximum-total-score assignment of volunteers to slots."""
-    if not edges:
+def solve(candidates: list[tuple[int, np.ndarray, np.ndarray]], slots: Sequence[int]) -> list[tuple[int, int]]:
+    """The (volunteer, opportunity) pairs of a maximum-total-score assignment of volunteers to slots.
+
+    Each opportunity becomes as many columns as it can fill; each volunteer also gets a private
+    column meaning "no proposal this round". Weights are 2 - score (all positive), so the minimum
+    weight full matching of the volunteers is the maximum total score.
+    """
+    if not candidates:
         return []
-    rows = sorted({i for i, _, _ in edges})
-    row_of = {i: r for r, i in enumerate(rows)}
-    candidates_of: dict[int, int] = {}
-    for _, j, _ in edges:
-        candidates_of[j] = candidates_of.get(j, 0) + 1
-    first_column, opportunity_of = {}, []
-    for j in sorted(candidates_of):  # expand each opportunity into as many columns as it can fill
-        first_column[j] = len(opportunity_of)
-        opportunity_of.extend([j] * min(slots[j], candidates_of[j]))
-    slot_columns = len(opportunity_of)
-    r_idx, c_idx, weights = [], [], []
-    for i, j, s in edges:
-        for k in range(min(slots[j], candidates_of[j])):
-            r_idx.append(row_of[i])
-            c_idx.append(first_column[j] + k)
-            weights.append(2.0 - s)  # minimise Σ(2 - score) = maximise Σ score; all weights > 0
-    for r in range(len(rows)):  # her private "no proposal this round" column, worth a score of 0
-        r_idx.append(r)
-        c_idx.append(slot_columns + r)
-        weights.append(2.0)
-    graph = csr_matrix((weights, (r_idx, c_idx)), shape=(len(rows), slot_columns + len(rows)))
+    rows_parts, cols_parts, weight_parts, column_opportunity = [], [], [], []
+    next_column = 0
+    for j, idx, scores in candidates:
+        copies = min(slots[j], len(idx))
+        column_opportunity.append(np.full(copies, j))
+        next_column += copies
+        rows_parts.append(np.repeat(idx, copies))
+        cols_parts.append(next_column - copies + np.arange(len(idx) * copies) % copies)
+        weight_parts.append(np.repeat(2.0 - scores, copies))
+    volunteers, rows = np.unique(np.concatenate(rows_parts), return_inverse=True)
+    n_rows, slot_columns = len(volunteers), next_column
+    rows = np.concatenate([rows, np.arange(n_rows)])
+    cols = np.concatenate([*cols_parts, slot_columns + np.arange(n_rows)])
+    weights = np.concatenate([*weight_parts, np.full(n_rows, 2.0)])
+    graph = csr_matrix((weights, (rows, cols)), shape=(n_rows, slot_columns + n_rows))
     matched_rows, matched_columns = min_weight_full_bipartite_matching(graph)
-    return sorted((rows[r], opportunity_of[c]) for r, c in zip(matched_rows, matched_columns) if c < slot_columns)
+    opportunity_of = np.concatenate(column_opportunity)
+    return sorted((int(volunteers[r]), int(opportunity_of[c])) for r, c in zip(matched_rows, matched_columns)
+                  if c < slot_columns)
 
 
 def all_pairs_round(volunteers: Sequence[Volunteer], opportunities: Sequence[Opportunity], *, home_node: str,
                     today: date, taxonomy: Taxonomy, rules: HostRules) -> list[Proposal]:
     """The straightforward way, kept as the benchmark's baseline: every pair checked and scored in Python."""
-    edges = []
-    for i, v in enumerate(volunteers):
-        for j, o in enumerate(opportunities):
-            if not violations(v, o, home_node=home_node, today=today, rules=rules):
-                edges.append((i, j, score(v, o, taxonomy=taxonomy, today=today).score))
-    chosen = solve(edges, [o.slots_free for o in opportunities])
+    candidates = []
+    for j, o in enumerate(opportunities):
+        eligible = [(i, score(v, o, taxonomy=taxonomy, today=today).score) for i, v in enumerate(volunteers)
+                    if not violations(v, o, home_node=home_node, today=today, rules=rules)]
+        if eligible:
+            candidates.append((j, np.array([i for i, _ in eligible]), np.array([s for _, s in eligible])))
+    chosen = solve(candidates, [o.slots_free for o in opportunities])
     return [Proposal(volunteers[i], opportunities[j], score(volunteers[i], opportunities[j], taxonomy=taxonomy, today=today))
             for i, j in chosen]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from corridor_contracts.types import CEFRLevel
-from corridor_contracts.values import MatchReason, MatchSummary
+from corridor_contracts.values import LanguageSkill, MatchReason, MatchSummary
 
 from .rules import HostRules
 from .taxonomy import Taxonomy
@@ -124,8 +124,7 @@ def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> M
             earned += credit * weight
             if credit:
                 code = "skill_covered" if credit == 1.0 else "skill_related"
-                reasons.append(MatchReason(code=code, weight=round(credit * weight / total * WEIGHTS["skills"], 4),
-                                           skill=requirement.code))
+                reasons.append(_reason(code, credit * weight / total * WEIGHTS["skills"], skill=requirement.code))
         skills = earned / total
     else:
         skills = 0.5
@@ -135,8 +134,7 @@ def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> M
         margins = [min(1.0, 0.6 + 0.2 * (v.languages[lang] - minimum)) for lang, minimum in o.languages.items()]
         languages = sum(margins) / len(margins)
         for lang in sorted(o.languages):
-            reasons.append(MatchReason(code="language_fit", weight=round(WEIGHTS["languages"] / len(o.languages), 4),
-                                       language=lang))
+            reasons.append(_reason("language_fit", WEIGHTS["languages"] / len(o.languages), language=lang))
     else:
         languages = 0.5
 
@@ -150,26 +148,35 @@ def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> M
         place, place_reason = 0.6, "same_country"
     else:
         place, place_reason = 0.3, "willing_to_move"
-    reasons.append(MatchReason(code=place_reason, weight=round(place * WEIGHTS["place"], 4)))
+    reasons.append(_reason(place_reason, place * WEIGHTS["place"]))
 
     if not v.sectors:
         preference = 0.5
     elif o.host_sector in v.sectors:
         preference = 1.0
-        reasons.append(MatchReason(code="sector_preferred", weight=WEIGHTS["preference"]))
+        reasons.append(_reason("sector_preferred", WEIGHTS["preference"]))
     else:
         preference = 0.0
 
     waited = (today - v.waiting_since).days if v.waiting_since else 0
     waiting = max(0.0, min(1.0, waited / WAITING_FULL_CREDIT_DAYS))
     if waiting >= 0.25:
-        reasons.append(MatchReason(code="waiting_time", weight=round(waiting * WEIGHTS["waiting"], 4)))
+        reasons.append(_reason("waiting_time", waiting * WEIGHTS["waiting"]))
 
     total_score = (WEIGHTS["skills"] * skills + WEIGHTS["languages"] * languages + WEIGHTS["place"] * place
                    + WEIGHTS["preference"] * preference + WEIGHTS["waiting"] * waiting)
-    return MatchSummary(
+    # Built without re-validation: every value comes from validated profiles and the rules above
+    # (one round explains thousands of proposals).
+    return MatchSummary.model_construct(
         score=round(min(1.0, total_score), 6),
         reasons=sorted(reasons, key=lambda r: -r.weight)[:20],
-        languages=[{"language": lang, "level": list(CEFRLevel)[v.languages[lang]]} for lang in sorted(o.languages)],
+        languages=[LanguageSkill.model_construct(language=lang, level=LEVELS[v.languages[lang]]) for lang in sorted(o.languages)],
         skills=sorted(set(matched))[:50],
     )
+
+
+LEVELS = list(CEFRLevel)
+
+
+def _reason(code: str, weight: float, *, skill: str | None = None, language: str | None = None) -> MatchReason:
+    return MatchReason.model_construct(code=code, weight=round(weight, 4), skill=skill, language=language)

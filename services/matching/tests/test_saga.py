@@ -115,6 +115,8 @@ async def test_the_placement_saga_on_one_node(node):
     proposal = await node.placement_with(amina["volunteer_id"], "proposed")
     assert proposal["opportunity_id"] == elderly["opportunity_id"]
     assert {r["code"] for r in proposal["match"]["reasons"]} >= {"skill_covered", "language_fit", "same_city"}
+    in_french = (await node.matching.get(f"/placements/{proposal['placement_id']}")).json()["explanation"]
+    assert "Habite la même ville" in in_french and any(line.startswith("A la compétence demandée : ") for line in in_french)
     proposed_events = await node.events("LOCAL", "PlacementProposed")
     assert [e["payload"]["proposal_id"] for e in proposed_events] == [proposal["placement_id"]]
 

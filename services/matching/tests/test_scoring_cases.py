@@ -130,3 +130,24 @@ def test_the_taxonomy_is_whole():
     for skill in TAXONOMY.skills.values():
         assert set(skill.labels) >= {"en", "fr", "es", "it", "el"}, skill.code
         assert all(skill.labels.values()), skill.code
+
+
+def test_the_explanation_reads_in_her_language():
+    from corridor_matching.explanations import explain
+
+    match = fit(LUCIA, TREASURER)
+    spanish = explain(match, language="es", taxonomy=TAXONOMY)
+    assert spanish[0] == f"Tiene la competencia solicitada: {TAXONOMY.skills['accounting.bookkeeping'].label('es')}"
+    assert "Vive en la misma ciudad" in spanish
+    greek = explain(match, language="el", taxonomy=TAXONOMY)
+    assert greek[0].startswith("Διαθέτει τη δεξιότητα που ζητείται: ")
+    assert explain(match, language="xx", taxonomy=TAXONOMY)[0].startswith("Has the skill asked for: ")
+
+
+def test_languages_are_named_in_her_language():
+    from corridor_matching.explanations import explain
+
+    match = fit(LUCIA, TREASURER)
+    assert "Habla español al nivel requerido" in explain(match, language="es", taxonomy=TAXONOMY)
+    assert "Parle espagnol au niveau requis" in explain(match, language="fr", taxonomy=TAXONOMY)
+    assert "Speaks Spanish at the level required" in explain(match, language="en", taxonomy=TAXONOMY)

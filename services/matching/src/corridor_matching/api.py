@@ -16,8 +16,10 @@ from corridor_contracts.values import MatchSummary
 from corridor_runtime.service import ServiceHost
 
 from . import saga
+from . import taxonomy as taxonomy_module
+from .explanations import explain
 from .rounds import Rounds
-from .tables import placements
+from .tables import placements, volunteers
 
 
 class PlacementView(BaseModel):
@@ -36,6 +38,7 @@ class PlacementView(BaseModel):
     hours: Decimal
     created_at: datetime
     updated_at: datetime
+    explanation: list[str] = []
 
 
 class Page(BaseModel):
@@ -58,12 +61,17 @@ def create_app(host: ServiceHost, *, rounds: Rounds, secret: bytes, deadlines: s
     async def _saga_error(_request, error: saga.SagaError):
         return JSONResponse(status_code=error.status, content={"detail": [{"loc": [], "msg": error.message, "type": "conflict"}]})
 
-    async def view(placement_id) -> PlacementView:
+    async def view(placement_id, language: str | None = None) -> PlacementView:
         async with host.sessions() as session:
             row = (await session.execute(select(placements).where(placements.c.placement_id == str(placement_id)))).first()
+            her = (await session.execute(select(volunteers.c.profile).where(
+                volunteers.c.volunteer_id == row.volunteer_id))).first() if row is not None else None
         if row is None:
             raise saga.NotFound(f"no placement {placement_id}")
-        return PlacementView.model_validate(row._mapping)
+        placement = PlacementView.model_validate(row._mapping)
+        language = language or ((her.profile or {}).get("preferred_language") if her else None) or "en"
+        placement.explanation = explain(placement.match, language=language, taxonomy=taxonomy_module.bundled())
+        return placement
 
     @app.get("/placements", response_model=Page, tags=["placements"])
     async def list_placements(limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
@@ -80,8 +88,10 @@ def create_app(host: ServiceHost, *, rounds: Rounds, secret: bytes, deadlines: s
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @app.get("/placements/{placement_id}", response_model=PlacementView, responses=errors, tags=["placements"])
-    async def get_placement(placement_id: uuid.UUID):
-        return await view(placement_id)
+    async def get_placement(placement_id: uuid.UUID,
+                            language: Annotated[str | None, Query(pattern="^(en|fr|es|it|el)$",
+                                                                  description="default: her preferred language")] = None):
+        return await view(placement_id, language)
 
     @app.post("/placements/{placement_id}/accept", response_model=PlacementView, responses=errors, tags=["placements"])
     async def accept(placement_id: uuid.UUID):

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from ..catalogue import Event, Scope
 from ..types import CountryCode, LanguageCode, Sector, ShortText, SkillCode, UtcDatetime
+from datetime import date
+
 from ..values import (
     Availability,
     ConsentKind,
@@ -18,10 +20,11 @@ from ..values import (
     Value,
     VolunteerPlace,
 )
-from datetime import date
 
 
-class VolunteerProfile(Value):
+class VolunteerDetails(Value):
+    """Who she is and what she offers, as her operator records it."""
+
     given_name: ShortText
     family_name: ShortText
     email: Email | None = None
@@ -35,6 +38,11 @@ class VolunteerProfile(Value):
     free_text_skills: list[ShortText] = Field(default_factory=list, max_length=50)
     availability: Availability
     sector_preferences: list[Sector] = Field(default_factory=list, max_length=12)
+
+
+class VolunteerProfile(VolunteerDetails):
+    """Her details and the consents she gave, with their times."""
+
     consents: Consents
 
 

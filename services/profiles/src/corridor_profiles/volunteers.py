@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corridor_contracts import events
+from corridor_contracts.events import volunteers as contract
 from corridor_contracts.events.volunteers import VolunteerProfile
-from corridor_contracts.types import CountryCode, LanguageCode, Sector, ShortText, SkillCode
-from corridor_contracts.values import Availability, ConsentKind, Consents, Email, LanguageSkill, Phone, VolunteerPlace
+from corridor_contracts.values import ConsentKind, Consents
 from corridor_runtime.unit_of_work import UnitOfWork
 
 from .errors import Conflict, Invalid, NotFound
@@ -28,24 +28,10 @@ Reference = Annotated[str, StringConstraints(min_length=1, max_length=100, strip
 PERSONAL_COLUMNS = ("given_name", "family_name", "email", "phone", "birth_date")
 
 
-class VolunteerDetails(BaseModel):
-    """Her profile as an operator enters it (everything but consents)."""
+class VolunteerDetails(contract.VolunteerDetails):
+    """Her profile as an operator enters it (everything but consents); unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    given_name: ShortText
-    family_name: ShortText
-    email: Email | None = None
-    phone: Phone | None = None
-    birth_date: date | None = None
-    country_of_origin: CountryCode
-    preferred_language: LanguageCode
-    place: VolunteerPlace
-    languages: list[LanguageSkill] = Field(min_length=1, max_length=20)
-    skills: list[SkillCode] = Field(default_factory=list, max_length=100)
-    free_text_skills: list[ShortText] = Field(default_factory=list, max_length=50)
-    availability: Availability
-    sector_preferences: list[Sector] = Field(default_factory=list, max_length=12)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("birth_date")
     @classmethod

@@ -174,14 +174,14 @@ async def test_the_placement_saga_on_one_node(node):
     await node.profiles_host.start()  # back: it confirms the request it finds waiting...
     compensated = await node.placement_with(hiba["volunteer_id"], "compensated")
     assert compensated["placement_id"] == offer["placement_id"]
-    [giveback] = [e for e in await node.events("IN", "PlacementWithdrawn") if e["payload"]["placement_id"] == offer["placement_id"]]
-    assert (giveback["origin"], giveback["payload"]["by"], giveback["payload"]["reason"]) == ("fr", "home", "expired")
 
     async def slot_released():  # ...and releases the slot when the compensation arrives
         host_side = (await node.profiles.get(f"/placements/{offer['placement_id']}")).json()
         opp = (await node.profiles.get(f"/opportunities/{garden['opportunity_id']}")).json()
         return host_side["status"] == "withdrawn" and opp["slots_free"] == 1
     assert await eventually(slot_released, timeout=30)
+    [giveback] = [e for e in await node.events("IN", "PlacementWithdrawn") if e["payload"]["placement_id"] == offer["placement_id"]]
+    assert (giveback["origin"], giveback["payload"]["by"], giveback["payload"]["reason"]) == ("fr", "home", "expired")
 
     # Nothing personal ever went to the corridor subjects, and every proposal carried its reasons.
     for envelope in await node.events("OUT", "PlacementRequested"):

@@ -170,3 +170,9 @@ async def test_the_openapi_page_describes_every_resource(api):
                  "/volunteers/{volunteer_id}/outcomes"):
         assert path in schema["paths"]
     assert (await api.get("/docs")).status_code == 200
+
+
+async def test_her_events_not_yet_sent_when_she_is_erased_never_leave_the_outbox(api):
+    her = (await api.post("/volunteers", json=volunteer())).json()  # no relay runs here: nothing is sent
+    await api.delete(f"/volunteers/{her['volunteer_id']}")
+    assert [json.loads(data)["type"] for _, data in await outbox_events(api.host)] == ["VolunteerErased"]

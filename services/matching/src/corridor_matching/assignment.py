@@ -99,6 +99,10 @@ class Pool:
                 if code in skill_index:
                     rows.append(i)
                     cols.append(skill_index[code])
+        self.sector_ids = {sector: k for k, sector in enumerate(sorted(self.sectors))}
+        self.sector_matrix = np.zeros((max(1, len(self.sector_ids)), n), dtype=bool)
+        for sector, k in self.sector_ids.items():
+            self.sector_matrix[k] = self.sectors[sector]
         self.held = csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, len(skill_index)))
         self._skill_index = skill_index
         self._credit: dict[str, np.ndarray] = {}
@@ -205,17 +209,23 @@ class Pool:
         ok &= remote | self.willing[idx][None, :] | area
         place = np.where(remote, 0.9, np.where(same_city, 1.0, np.where(same_region, 0.8, np.where(same_country, 0.6, 0.3))))
 
-        skills = np.empty((len(os), len(idx)))
-        preference = np.empty((len(os), len(idx)))
-        no_sector = self.no_sector[idx]
+        # Skills: one matrix product of the opportunities' requirement weights and the candidates'
+        # credit toward each required code.
+        codes = sorted({r.code for o in os for r in o.skills})
+        weights = np.zeros((len(os), max(1, len(codes))))
+        position = {code: k for k, code in enumerate(codes)}
         for row, o in enumerate(os):
-            if o.skills:
-                total = sum(1.0 if r.essential else 0.5 for r in o.skills)
-                skills[row] = sum(self.credit(r.code)[idx] * (1.0 if r.essential else 0.5) for r in o.skills) / total
-            else:
-                skills[row] = 0.5
-            sector = self.sectors.get(o.host_sector)
-            preference[row] = np.where(no_sector, 0.5, np.where(sector[idx], 1.0, 0.0) if sector is not None else 0.0)
+            total = sum(1.0 if r.essential else 0.5 for r in o.skills)
+            for r in o.skills:
+                weights[row, position[r.code]] += (1.0 if r.essential else 0.5) / total
+        if codes:
+            skills = weights @ np.stack([self.credit(code)[idx] for code in codes])
+        else:
+            skills = np.zeros((len(os), len(idx)))
+        skills += column([0.0 if o.skills else 0.5 for o in os])
+        in_sector = self.sector_matrix[:, idx][column([self.sector_ids.get(o.host_sector, 0) for o in os]).ravel()]
+        in_sector &= column([o.host_sector in self.sector_ids for o in os], bool)
+        preference = np.where(self.no_sector[idx][None, :], 0.5, np.where(in_sector, 1.0, 0.0))
         languages = column([bool(o.languages) for o in os], bool)
         language_fit = np.where(languages, fit[None, :], 0.5)
         total_score = (WEIGHTS["skills"] * skills + WEIGHTS["languages"] * language_fit + WEIGHTS["place"] * place

@@ -39,7 +39,8 @@ def test_a_spanish_speaking_accountant_fits_a_treasurer_role_in_seville():
     assert match.score > 0.75
     codes = [r.code for r in match.reasons]
     assert codes[0] == "skill_covered" and {"language_fit", "same_city", "sector_preferred"} <= set(codes)
-    assert match.skills == ["accounting.bookkeeping"]
+    assert match.skills == ("accounting.bookkeeping",)
+    assert match.summary().skills == ["accounting.bookkeeping"]  # and as it goes on the wire
 
 
 def test_the_same_accountant_cannot_take_a_role_that_needs_french():

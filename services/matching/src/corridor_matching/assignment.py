@@ -19,10 +19,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from corridor_contracts.values import MatchSummary
-
 from .rules import HostRules
-from .scoring import WAITING_FULL_CREDIT_DAYS, WEIGHTS, Opportunity, Volunteer, score, violations
+from .scoring import WAITING_FULL_CREDIT_DAYS, WEIGHTS, Match, Opportunity, Volunteer, score, violations
 from .taxonomy import Taxonomy
 
 CANDIDATES_PER_SLOT = 4
@@ -34,7 +32,7 @@ GROUP_CHUNK = 256  # opportunities scored together as one matrix (bounds its mem
 class Proposal:
     volunteer: Volunteer
     opportunity: Opportunity
-    match: MatchSummary
+    match: Match
 
 
 class _Codes:
@@ -178,6 +176,9 @@ class Pool:
                 continue
             cross_border = o.host_node != home_node
             groups.setdefault(self._fit_key(o, cross_border), []).append(k)
+        codes = sorted({r.code for o in opportunities for r in o.skills})
+        self._code_row = {code: k for k, code in enumerate(codes)}
+        self._credit_matrix = np.stack([self.credit(code) for code in codes]) if codes else np.zeros((1, len(self.volunteers)))
         for members in groups.values():
             first = opportunities[members[0]]
             idx, fit = self._language_fit(first, cross_border=first.host_node != home_node)
@@ -207,19 +208,23 @@ class Pool:
             self.region[idx][None, :] == column([self.places.get(o.region) for o in os]))
         area = same_city | same_region | (same_country & ~(has_city | has_region))
         ok &= remote | self.willing[idx][None, :] | area
-        place = np.where(remote, 0.9, np.where(same_city, 1.0, np.where(same_region, 0.8, np.where(same_country, 0.6, 0.3))))
+        # 1.0 same city, 0.8 same region, 0.6 same country, 0.3 elsewhere (willing to move), 0.9 remote
+        place = 0.3 + 0.3 * same_country + 0.2 * (same_region & ~same_city) + 0.4 * same_city
+        place[remote.ravel()] = 0.9
 
-        # Skills: one matrix product of the opportunities' requirement weights and the candidates'
-        # credit toward each required code.
-        codes = sorted({r.code for o in os for r in o.skills})
-        weights = np.zeros((len(os), max(1, len(codes))))
-        position = {code: k for k, code in enumerate(codes)}
+        # Skills: a sparse matrix of each opportunity's requirement weights times every volunteer's
+        # credit toward each required code (computed once per round), then the candidates' columns.
+        rows, cols, values = [], [], []
         for row, o in enumerate(os):
             total = sum(1.0 if r.essential else 0.5 for r in o.skills)
             for r in o.skills:
-                weights[row, position[r.code]] += (1.0 if r.essential else 0.5) / total
-        if codes:
-            skills = weights @ np.stack([self.credit(code)[idx] for code in codes])
+                rows.append(row)
+                cols.append(self._code_row[r.code])
+                values.append((1.0 if r.essential else 0.5) / total)
+        if values:
+            used, local = np.unique(cols, return_inverse=True)
+            weights = csr_matrix((values, (rows, local)), shape=(len(os), len(used)))
+            skills = np.ascontiguousarray(weights @ self._credit_matrix[used][:, idx])
         else:
             skills = np.zeros((len(os), len(idx)))
         skills += column([0.0 if o.skills else 0.5 for o in os])

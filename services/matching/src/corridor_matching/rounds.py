@@ -77,5 +77,6 @@ class Rounds:
                             today=datetime.now(timezone.utc).date(), taxonomy=self._taxonomy, rules=self._rules,
                             excluded=excluded)
         return [await saga.propose(uow, volunteer_id=p.volunteer.volunteer_id, opportunity_id=p.opportunity.opportunity_id,
-                                   host_node=p.opportunity.host_node, match=p.match, deadlines=self._deadlines)
+                                   host_node=p.opportunity.host_node, match=p.match.summary(),
+                                   deadlines=self._deadlines)
                 for p in chosen]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from corridor_contracts.types import CEFRLevel
 from corridor_contracts.values import LanguageSkill, MatchReason, MatchSummary
@@ -111,9 +112,34 @@ def _same_area(v: Volunteer, o: Opportunity) -> bool:
     return not (o.city or o.region)  # an opportunity anywhere in the country
 
 
-def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> MatchSummary:
+class Reason(NamedTuple):
+    """One reason for a match: a code and its share of the score (MatchReason on the wire)."""
+
+    code: str
+    weight: float
+    skill: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A pair's score and its reasons. Light on purpose: a round explains thousands of pairs; the
+    contract model is built once, when a proposal is stored and its event emitted."""
+
+    score: float
+    reasons: tuple[Reason, ...]
+    languages: tuple[tuple[str, str], ...]  # (language, her CEFR level) for each language asked
+    skills: tuple[str, ...]  # the required skills she covers
+
+    def summary(self) -> MatchSummary:
+        return MatchSummary(score=self.score, reasons=[MatchReason(**r._asdict()) for r in self.reasons],
+                            languages=[LanguageSkill(language=lang, level=level) for lang, level in self.languages],
+                            skills=list(self.skills))
+
+
+def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> Match:
     """How well the opportunity fits her, 0..1, with the reasons. Assumes the pair is eligible."""
-    reasons: list[MatchReason] = []
+    reasons: list[Reason] = []
 
     if o.skills:
         total = sum(1.0 if r.essential else 0.5 for r in o.skills)
@@ -165,18 +191,16 @@ def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> M
 
     total_score = (WEIGHTS["skills"] * skills + WEIGHTS["languages"] * languages + WEIGHTS["place"] * place
                    + WEIGHTS["preference"] * preference + WEIGHTS["waiting"] * waiting)
-    # Built without re-validation: every value comes from validated profiles and the rules above
-    # (one round explains thousands of proposals).
-    return MatchSummary.model_construct(
+    return Match(
         score=round(min(1.0, total_score), 6),
-        reasons=sorted(reasons, key=lambda r: -r.weight)[:20],
-        languages=[LanguageSkill.model_construct(language=lang, level=LEVELS[v.languages[lang]]) for lang in sorted(o.languages)],
-        skills=sorted(set(matched))[:50],
+        reasons=tuple(sorted(reasons, key=lambda r: -r.weight)[:20]),
+        languages=tuple((lang, LEVELS[v.languages[lang]].value) for lang in sorted(o.languages)),
+        skills=tuple(sorted(set(matched))[:50]),
     )
 
 
 LEVELS = list(CEFRLevel)
 
 
-def _reason(code: str, weight: float, *, skill: str | None = None, language: str | None = None) -> MatchReason:
-    return MatchReason.model_construct(code=code, weight=round(weight, 4), skill=skill, language=language)
+def _reason(code: str, weight: float, *, skill: str | None = None, language: str | None = None) -> Reason:
+    return Reason(code, round(weight, 4), skill, language)

@@ -110,4 +110,7 @@ SAMPLES: dict[str, e.Event] = {
                                            recorded_month="2027-12", months_after_placement=6),
     "ErasureRequested": e.ErasureRequested(erasure_id=VOLUNTEER, volunteer=PSEUDONYM, placement_ids=[PLACEMENT]),
     "ErasureCompleted": e.ErasureCompleted(erasure_id=VOLUNTEER, volunteer=PSEUDONYM, erased_at=NOW, records_erased=3),
+    "NotificationFailed": e.NotificationFailed(delivery_id=PLACEMENT, cause_event_id=VOLUNTEER, kind="proposal",
+                                               recipient_kind="volunteer", channel="smtp",
+                                               reason="550 5.1.1 mailbox unavailable", failed_at=NOW),
 }

@@ -119,6 +119,7 @@ async def test_the_placement_saga_on_one_node(node):
     assert "Habite la même ville" in in_french and any(line.startswith("A la compétence demandée : ") for line in in_french)
     proposed_events = await node.events("LOCAL", "PlacementProposed")
     assert [e["payload"]["proposal_id"] for e in proposed_events] == [proposal["placement_id"]]
+    assert "Habite la même ville" in proposed_events[0]["payload"]["explanation"]  # for notifications, in her language
 
     # Accepted → requested from the host (here the node itself) → confirmed → her contact disclosed.
     accepted = await node.matching.post(f"/placements/{proposal['placement_id']}/accept")

@@ -1,6 +1,7 @@
 """The v1 event catalogue (DESIGN.md §3). Importing this package registers every event."""
 
 from .erasure import ErasureCompleted, ErasureRequested
+from .notifications import NotificationFailed
 from .opportunities import OpportunityClosed, OpportunityPublished, OpportunityUpdated
 from .organisations import OrganisationRegistered
 from .placements import (
@@ -22,6 +23,7 @@ __all__ = [
     "ErasureCompleted",
     "ErasureRequested",
     "HoursLogged",
+    "NotificationFailed",
     "OpportunityClosed",
     "OpportunityPublished",
     "OpportunityUpdated",

@@ -29,6 +29,8 @@ class PlacementProposed(Event):
     host_node: NodeId
     match: MatchSummary
     expires_at: UtcDatetime
+    explanation: list[ShortText] = Field(default_factory=list, max_length=20,
+                                         description="the reasons as sentences in her preferred language")
 
 
 class PlacementRequested(Event):

@@ -14,6 +14,7 @@ from corridor_runtime.service import ServiceHost
 
 from . import saga
 from .assignment import plan_round
+from .explanations import explain
 from .read_models import opportunity_of, volunteer_of
 from .rules import HostRules
 from .tables import exclusions, opportunities, placements, volunteers
@@ -65,8 +66,10 @@ class Rounds:
         in_flight = Counter(r[0] for r in await session.execute(
             select(placements.c.opportunity_id).where(placements.c.status.in_([saga.Status.PROPOSED.value,
                                                                                saga.Status.REQUESTED.value]))))
-        pool = [volunteer_of(r) for r in await session.execute(select(volunteers).where(volunteers.c.active.is_(True)))
+        rows = [r for r in await session.execute(select(volunteers).where(volunteers.c.active.is_(True)))
                 if r.volunteer_id not in busy and r.profile]
+        pool = [volunteer_of(r) for r in rows]
+        language_of = {r.volunteer_id: r.profile.get("preferred_language") or "en" for r in rows}
         open_roles = []
         for row in await session.execute(select(opportunities).where(opportunities.c.open.is_(True))):
             free = row.slots_free - in_flight[row.opportunity_id]
@@ -77,6 +80,7 @@ class Rounds:
                             today=datetime.now(timezone.utc).date(), taxonomy=self._taxonomy, rules=self._rules,
                             excluded=excluded)
         return [await saga.propose(uow, volunteer_id=p.volunteer.volunteer_id, opportunity_id=p.opportunity.opportunity_id,
-                                   host_node=p.opportunity.host_node, match=p.match.summary(),
-                                   deadlines=self._deadlines)
+                                   host_node=p.opportunity.host_node, match=p.match.summary(), deadlines=self._deadlines,
+                                   explanation=explain(p.match, language=language_of[p.volunteer.volunteer_id],
+                                                       taxonomy=self._taxonomy))
                 for p in chosen]

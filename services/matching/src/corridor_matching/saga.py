@@ -95,7 +95,7 @@ async def _exclude(uow: UnitOfWork, row, reason: str) -> None:
 
 
 async def propose(uow: UnitOfWork, *, volunteer_id: str, opportunity_id: str, host_node: str, match: MatchSummary,
-                  deadlines: Deadlines) -> uuid.UUID:
+                  deadlines: Deadlines, explanation: list[str] = ()) -> uuid.UUID:
     placement_id, now = uuid.uuid4(), _now()
     expires_at = now + deadlines.proposal
     await uow.session.execute(placements.insert().values(
@@ -104,7 +104,7 @@ async def propose(uow: UnitOfWork, *, volunteer_id: str, opportunity_id: str, ho
         correlation_id=str(placement_id), proposal_expires_at=expires_at, created_at=now, updated_at=now))
     uow.emit(events.PlacementProposed(proposal_id=placement_id, volunteer_id=uuid.UUID(volunteer_id),
                                       opportunity_id=uuid.UUID(opportunity_id), host_node=host_node, match=match,
-                                      expires_at=expires_at), correlation_id=placement_id)
+                                      expires_at=expires_at, explanation=list(explanation)), correlation_id=placement_id)
     return placement_id
 
 

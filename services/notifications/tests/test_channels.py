@@ -247,3 +247,47 @@ async def test_a_bounced_address_is_dead_lettered_with_its_reason(node):
         assert "bounce@example.org" not in json.dumps(failure)  # no address in the event
     finally:
         mailroom.controller.stop()
+
+
+async def test_the_host_organisation_gets_her_consented_contact_in_its_language(node):
+    from corridor_contracts.events.placements import DisclosedContact
+    from harness.samples import ORGANISATION, SAMPLES
+
+    host = await node.start(channels=["maildir"])
+    await node.publish(SAMPLES["OrganisationRegistered"])  # its contact person writes in Spanish
+    await node.publish(events.OpportunityPublished(**OPPORTUNITY_FIELDS))
+    placement_id = uuid.uuid4()
+    await node.publish(SAMPLES["PlacementRequested"].model_copy(update={"placement_id": placement_id}), target="fr")
+    disclosed = await node.publish(events.ContactDisclosed(
+        placement_id=placement_id, volunteer=SAMPLES["PlacementRequested"].volunteer,
+        contact=DisclosedContact(given_name="Amina", family_name="Haddad", email="amina.haddad@example.org",
+                                 phone="+33 6 12 34 56 78", preferred_language="fr"),
+        consented_at=datetime.now(timezone.utc)), target="fr")
+
+    async def sent():
+        rows = await _rows(host, cause_event_id=str(disclosed.event_id))
+        return rows if rows and rows[0].status == "sent" else None
+    [row] = await eventually(sent, timeout=30)
+    assert (row.recipient_id, row.recipient_kind, row.language, row.address) == (
+        str(ORGANISATION), "organisation", "es", "lucia@abrazo.example.es")
+    assert "Amina Haddad" in row.text and "amina.haddad@example.org" in row.text and "+33 6 12 34 56 78" in row.text
+    assert "Lucía" in row.text  # addressed to the contact person
+
+
+async def test_erasure_removes_her_from_the_directory_and_the_delivery_log(node):
+    host = await node.start(channels=["maildir"])
+    proposed, envelope = await _she_is_proposed(node)
+
+    async def sent():
+        rows = await _rows(host, cause_event_id=str(envelope.event_id))
+        return rows and rows[0].status == "sent"
+    await eventually(sent, timeout=30)
+    await node.publish(events.VolunteerErased(volunteer_id=proposed.volunteer_id, erased_at=datetime.now(timezone.utc)))
+
+    async def gone():
+        return await _rows(host, recipient_id=str(proposed.volunteer_id)) == []
+    await eventually(gone, timeout=30)
+    from corridor_notifications.tables import recipients
+    async with host.sessions() as session:
+        assert (await session.execute(select(recipients).where(
+            recipients.c.recipient_id == str(proposed.volunteer_id)))).first() is None

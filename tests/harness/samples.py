@@ -87,6 +87,8 @@ SAMPLES: dict[str, e.Event] = {
         registered_at=NOW),
     "PlacementProposed": e.PlacementProposed(proposal_id=PLACEMENT, volunteer_id=VOLUNTEER, opportunity_id=OPPORTUNITY,
                                              host_node="es", match=MATCH, expires_at=NOW),
+    "PlacementProposalExpiring": e.PlacementProposalExpiring(proposal_id=PLACEMENT, volunteer_id=VOLUNTEER,
+                                                             opportunity_id=OPPORTUNITY, expires_at=NOW),
     "OpportunityPublished": e.OpportunityPublished(**OPPORTUNITY_FIELDS),
     "OpportunityUpdated": e.OpportunityUpdated(**{**OPPORTUNITY_FIELDS, "slots_free": 2}),
     "OpportunityClosed": e.OpportunityClosed(opportunity_id=OPPORTUNITY, reason=ClosingReason.FILLED, slots_free=0),

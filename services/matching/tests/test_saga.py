@@ -121,6 +121,17 @@ async def test_the_placement_saga_on_one_node(node):
     assert [e["payload"]["proposal_id"] for e in proposed_events] == [proposal["placement_id"]]
     assert "Habite la même ville" in proposed_events[0]["payload"]["explanation"]  # for notifications, in her language
 
+    # Unanswered close to its deadline: one reminder (a local event notifications turns into a message).
+    node.deadlines.reminder = timedelta(days=30)
+
+    async def reminded():
+        return await node.events("LOCAL", "PlacementProposalExpiring")
+    [reminder] = await eventually(reminded, timeout=30)
+    assert reminder["payload"]["proposal_id"] == proposal["placement_id"]
+    await node.matching.post("/rounds")
+    assert len(await node.events("LOCAL", "PlacementProposalExpiring")) == 1  # once
+    node.deadlines.reminder = timedelta(days=1)
+
     # Accepted → requested from the host (here the node itself) → confirmed → her contact disclosed.
     accepted = await node.matching.post(f"/placements/{proposal['placement_id']}/accept")
     assert accepted.status_code == 200, accepted.text

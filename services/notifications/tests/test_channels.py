@@ -291,3 +291,18 @@ async def test_erasure_removes_her_from_the_directory_and_the_delivery_log(node)
     async with host.sessions() as session:
         assert (await session.execute(select(recipients).where(
             recipients.c.recipient_id == str(proposed.volunteer_id)))).first() is None
+
+
+async def test_a_reminder_before_her_proposal_expires(node):
+    host = await node.start(channels=["maildir"])
+    proposed, _ = await _she_is_proposed(node)
+    expiring = await node.publish(events.PlacementProposalExpiring(
+        proposal_id=proposed.proposal_id, volunteer_id=proposed.volunteer_id, opportunity_id=proposed.opportunity_id,
+        expires_at=proposed.expires_at))
+
+    async def sent():
+        rows = await _rows(host, cause_event_id=str(expiring.event_id))
+        return rows if rows and rows[0].status == "sent" else None
+    [row] = await eventually(sent, timeout=30)
+    assert (row.kind, row.language) == ("reminder", "fr")
+    assert f"{proposed.expires_at:%Y-%m-%d}" in row.text and "Companion for elderly residents" in row.text

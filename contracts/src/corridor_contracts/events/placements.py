@@ -33,6 +33,18 @@ class PlacementProposed(Event):
                                          description="the reasons as sentences in her preferred language")
 
 
+class PlacementProposalExpiring(Event):
+    """Her proposal is still unanswered and its deadline is near (local: notifications remind her)."""
+
+    TYPE = "PlacementProposalExpiring"
+    SCOPE = Scope.LOCAL
+
+    proposal_id: UUID
+    volunteer_id: UUID
+    opportunity_id: UUID
+    expires_at: UtcDatetime
+
+
 class PlacementRequested(Event):
     TYPE = "PlacementRequested"
     SCOPE = Scope.DIRECT

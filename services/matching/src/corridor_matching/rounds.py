@@ -54,6 +54,7 @@ class Rounds:
         async with self._lock:
             async with self._host.unit_of_work() as uow:
                 expired = await saga.expire_due(uow)
+                await saga.remind_due(uow, self._deadlines)
                 proposed = await self._propose(uow)
             if proposed or expired:
                 log.info("matching round", proposed=len(proposed), expired=expired)

@@ -51,6 +51,7 @@ class Deadlines:
 
     proposal: timedelta = timedelta(days=7)
     request: timedelta = timedelta(days=5)
+    reminder: timedelta = timedelta(days=1)  # remind her this long before her proposal expires
 
 
 class SagaError(Exception):
@@ -140,6 +141,21 @@ async def withdraw(uow: UnitOfWork, placement_id: uuid.UUID, withdrawal: Withdra
     await _exclude(uow, row, "withdrawn")
     uow.emit(events.PlacementWithdrawn(placement_id=placement_id, by=Side.HOME, reason=withdrawal.reason),
              target=row.host_node, correlation_id=uuid.UUID(row.correlation_id))
+
+
+async def remind_due(uow: UnitOfWork, deadlines: Deadlines) -> int:
+    """Proposals still unanswered close to their deadline: tell notifications to remind her, once."""
+    now, count = _now(), 0
+    due = (await uow.session.execute(select(placements).where(
+        placements.c.status == Status.PROPOSED.value, placements.c.reminded_at.is_(None),
+        placements.c.proposal_expires_at > now, placements.c.proposal_expires_at <= now + deadlines.reminder))).all()
+    for row in due:
+        await _set(uow, row, reminded_at=now)
+        uow.emit(events.PlacementProposalExpiring(proposal_id=uuid.UUID(row.placement_id), volunteer_id=uuid.UUID(row.volunteer_id),
+                                                  opportunity_id=uuid.UUID(row.opportunity_id), expires_at=row.proposal_expires_at),
+                 correlation_id=uuid.UUID(row.correlation_id))
+        count += 1
+    return count
 
 
 async def expire_due(uow: UnitOfWork) -> int:

@@ -47,6 +47,7 @@ placements = Table(
     Column("match", JSON, nullable=False),
     Column("correlation_id", String(36), nullable=False),
     Column("proposal_expires_at", UtcDateTime, nullable=False),
+    Column("reminded_at", UtcDateTime, nullable=True),
     Column("request_expires_at", UtcDateTime, nullable=True),
     Column("decline_reason", String(16), nullable=True),
     Column("started_on", Date, nullable=True),

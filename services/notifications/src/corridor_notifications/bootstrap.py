@@ -51,6 +51,7 @@ def build(settings: NodeSettings | None = None, notify: NotificationSettings | N
             "VolunteerErased": directory.on_volunteer_erased,
             "OrganisationRegistered": directory.on_organisation,
             "PlacementProposed": messages.on_proposed,
+            "PlacementProposalExpiring": messages.on_expiring,
         }),
         Subscription("notifications-corridor", "IN", {
             "OpportunityPublished": directory.on_opportunity,

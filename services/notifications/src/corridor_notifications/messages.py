@@ -74,6 +74,13 @@ class Messages:
             "hours_per_week": opportunity["hours_per_week"], "reasons": list(event.explanation),
             "expires_on": f"{event.expires_at:%Y-%m-%d}"})
 
+    async def on_expiring(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        """Her proposal is about to expire unanswered: remind her."""
+        event: events.PlacementProposalExpiring = incoming.event
+        opportunity = await self._opportunity(uow, event.opportunity_id)
+        await self._send(uow, incoming, "reminder", str(event.volunteer_id), {
+            "opportunity_title": opportunity["title"], "expires_on": f"{event.expires_at:%Y-%m-%d}"})
+
     async def on_answer(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """What the host node sends back about one of this node's volunteers."""
         event = incoming.event

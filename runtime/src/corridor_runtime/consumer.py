@@ -55,12 +55,16 @@ class Subscription:
     handlers: dict[str, Handler]
     backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     ack_wait: float = 60.0  # a batch not acked by then (its process died) is delivered again
+    outgoing: bool = False  # on OUT: what this node itself sent to other nodes
 
     def filter_subjects(self, node_id: str) -> list[str]:
         filters = []
         for event_type in sorted(self.handlers):
             scope = CATALOGUE.latest(event_type).SCOPE
-            if scope is Scope.LOCAL:
+            if self.outgoing:
+                filters.append(subjects.broadcast(node_id, event_type) if scope is Scope.BROADCAST
+                               else subjects.direct("*", node_id, event_type))
+            elif scope is Scope.LOCAL:
                 filters.append(subjects.local(node_id, event_type))
             elif scope is Scope.BROADCAST:
                 filters.append(subjects.broadcast("*", event_type))

@@ -306,3 +306,25 @@ async def test_a_reminder_before_her_proposal_expires(node):
     [row] = await eventually(sent, timeout=30)
     assert (row.kind, row.language) == ("reminder", "fr")
     assert f"{proposed.expires_at:%Y-%m-%d}" in row.text and "Companion for elderly residents" in row.text
+
+
+async def test_a_host_organisation_with_several_placements_waiting_gets_one_digest_a_day(node):
+    from harness.samples import ORGANISATION, SAMPLES
+
+    host = await node.start(channels=["maildir"], digest_every=0.3)
+    await node.publish(SAMPLES["OrganisationRegistered"])
+    await node.publish(events.OpportunityPublished(**OPPORTUNITY_FIELDS))
+    for _ in range(2):  # two requests for its opportunity, both confirmed by this node, none started
+        placement_id = uuid.uuid4()
+        await node.publish(SAMPLES["PlacementRequested"].model_copy(update={"placement_id": placement_id}), target="fr")
+        await node.publish(events.PlacementConfirmed(placement_id=placement_id, opportunity_id=OPPORTUNITY_FIELDS["opportunity_id"],
+                                                     slots_free=1), target="it")
+
+    async def digest():
+        rows = [r for r in await _rows(host, recipient_id=str(ORGANISATION)) if r.kind == "digest"]
+        return rows if rows and rows[0].status == "sent" else None
+    [row] = await eventually(digest, timeout=30)
+    assert row.language == "es" and row.text.count("Companion for elderly residents") == 2
+    assert "confirmada, pendiente de inicio" in row.text
+    await asyncio.sleep(1.0)  # more digest passes the same day add nothing
+    assert len([r for r in await _rows(host, recipient_id=str(ORGANISATION)) if r.kind == "digest"]) == 1

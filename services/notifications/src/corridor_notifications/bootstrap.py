@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timezone
+
 from corridor_runtime.consumer import Subscription
 from corridor_runtime.service import ServiceHost
 from corridor_runtime.settings import NodeSettings
@@ -64,7 +67,23 @@ def build(settings: NodeSettings | None = None, notify: NotificationSettings | N
             "PlacementRequested": messages.on_requested,
             "ContactDisclosed": messages.on_contact_disclosed,
         }),
+        Subscription("notifications-sent", "OUT", {
+            "PlacementConfirmed": messages.on_host_step,
+            "PlacementStarted": messages.on_host_step,
+            "PlacementCompleted": messages.on_host_step,
+            "PlacementWithdrawn": messages.on_host_step,
+        }, outgoing=True),
     ]
+
+    async def digests() -> None:
+        while True:
+            async with host.unit_of_work() as uow:
+                sent = await messages.digest(uow, today=datetime.now(timezone.utc).date())
+            if sent:
+                dispatcher.wake()
+            await asyncio.sleep(notify.digest_every)
+
+    host.add_loop("digests", digests)
     host.add_loop("dispatcher", dispatcher.run_forever)
     host.http_app = create_app(host, dispatcher)
     return host

@@ -8,16 +8,23 @@ per recipient and channel, whatever is redelivered.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from corridor_contracts import events
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .tables import deliveries, opportunities, placements, recipients
 from .templates import Templates
+
+
+STATUS_WORDS = {
+    "en": {"confirmed": "confirmed, waiting to start"}, "fr": {"confirmed": "confirmée, en attente de démarrage"},
+    "es": {"confirmed": "confirmada, pendiente de inicio"}, "it": {"confirmed": "confermato, in attesa di inizio"},
+    "el": {"confirmed": "επιβεβαιωμένη, αναμένει έναρξη"},
+}
 
 
 class NotYetKnown(Exception):
@@ -31,23 +38,28 @@ class Messages:
         self._node_name = node_name
         self._wake = wake
 
-    async def _send(self, uow: UnitOfWork, incoming: Incoming, kind: str, recipient_id: str, context: dict) -> None:
+    async def _send(self, uow: UnitOfWork, cause: Incoming | uuid.UUID, kind: str, recipient_id: str, context: dict,
+                    translate_status: bool = False) -> None:
         recipient = (await uow.session.execute(select(recipients).where(recipients.c.recipient_id == recipient_id))).first()
         if recipient is None:
             return  # erased, or not someone this node writes to
+        cause_id = cause if isinstance(cause, uuid.UUID) else cause.envelope.event_id
+        if translate_status:
+            context = {**context, "placements": [{**p, "status": STATUS_WORDS.get(recipient.language, STATUS_WORDS["en"])[p["status"]]}
+                                                 for p in context["placements"]]}
         now = datetime.now(timezone.utc)
         for channel in self._channels:
             if channel.needs_address and not recipient.email:
                 continue
             exists = (await uow.session.execute(select(deliveries.c.delivery_id).where(
-                deliveries.c.cause_event_id == str(incoming.envelope.event_id), deliveries.c.recipient_id == recipient_id,
+                deliveries.c.cause_event_id == str(cause_id), deliveries.c.recipient_id == recipient_id,
                 deliveries.c.channel == channel.name, deliveries.c.kind == kind))).first()
             if exists:
                 continue
             rendered = self._templates.render(kind, recipient.language, {
                 **context, "recipient_name": recipient.name, "node_name": self._node_name})
             await uow.session.execute(deliveries.insert().values(
-                delivery_id=str(uuid.uuid4()), cause_event_id=str(incoming.envelope.event_id), recipient_id=recipient_id,
+                delivery_id=str(uuid.uuid4()), cause_event_id=str(cause_id), recipient_id=recipient_id,
                 recipient_kind=recipient.kind, channel=channel.name, kind=kind, language=rendered.language,
                 address=recipient.email, subject=rendered.subject, text=rendered.text, html=rendered.html,
                 status="pending", attempts=0, next_attempt_at=now, created_at=now))
@@ -110,6 +122,41 @@ class Messages:
             await uow.session.execute(placements.insert().values(
                 placement_id=str(event.placement_id), volunteer_id=None, opportunity_id=str(event.opportunity_id),
                 reminded=False))
+
+    async def on_host_step(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        """Host side, from what this node sent: a placement confirmed, started, ended (for the digest)."""
+        event = incoming.event
+        status = {"PlacementConfirmed": "confirmed", "PlacementStarted": "started"}.get(event.TYPE, "closed")
+        values = {"host_status": status, "host_status_since": incoming.envelope.occurred_at}
+        done = await uow.session.execute(update(placements).where(placements.c.placement_id == str(event.placement_id))
+                                         .values(**values))
+        if done.rowcount == 0:  # OUT and IN are read apart: the request may not have been seen yet
+            if not hasattr(event, "opportunity_id"):
+                raise NotYetKnown(f"placement {event.placement_id} not known here yet")
+            await uow.session.execute(placements.insert().values(
+                placement_id=str(event.placement_id), volunteer_id=None, opportunity_id=str(event.opportunity_id),
+                reminded=False, **values))
+
+    async def digest(self, uow: UnitOfWork, *, today: date, at_least: int = 2) -> int:
+        """One message a day to each host organisation with several placements waiting to start."""
+        rows = (await uow.session.execute(select(placements).where(placements.c.host_status == "confirmed"))).all()
+        waiting: dict[str, list[dict]] = {}
+        for row in rows:
+            opportunity = (await uow.session.execute(select(opportunities).where(
+                opportunities.c.opportunity_id == row.opportunity_id))).first()
+            if opportunity is None:
+                continue
+            waiting.setdefault(opportunity.summary["organisation_id"], []).append({
+                "opportunity_title": opportunity.summary["title"], "status": "confirmed",
+                "since": f"{row.host_status_since:%Y-%m-%d}"})
+        sent = 0
+        for organisation_id, items in waiting.items():
+            if len(items) < at_least:
+                continue
+            cause = uuid.uuid5(uuid.NAMESPACE_URL, f"corridor:digest:{organisation_id}:{today.isoformat()}")
+            await self._send(uow, cause, "digest", organisation_id, {"placements": items}, translate_status=True)
+            sent += 1
+        return sent
 
     async def on_contact_disclosed(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """Host side: the consented contact goes to the host organisation's contact person."""

@@ -29,3 +29,4 @@ class NotificationSettings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_timeout: float = 10.0
     max_attempts: int = Field(default=8, ge=1, le=50)
+    digest_every: float = Field(default=3600.0, gt=0, description="seconds between digest checks (one digest a day)")

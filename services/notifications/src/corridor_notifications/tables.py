@@ -36,6 +36,9 @@ placements = Table(
     Column("opportunity_id", String(36), nullable=False),
     Column("proposal_expires_at", UtcDateTime, nullable=True),
     Column("reminded", Boolean, nullable=False, default=False),
+    # Host side: confirmed and not yet started is what a host organisation has to act on (digest).
+    Column("host_status", String(16), nullable=True),
+    Column("host_status_since", UtcDateTime, nullable=True),
 )
 
 deliveries = Table(

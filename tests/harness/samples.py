@@ -89,6 +89,8 @@ SAMPLES: dict[str, e.Event] = {
                                              host_node="es", match=MATCH, expires_at=NOW),
     "PlacementProposalExpiring": e.PlacementProposalExpiring(proposal_id=PLACEMENT, volunteer_id=VOLUNTEER,
                                                              opportunity_id=OPPORTUNITY, expires_at=NOW),
+    "PlacementExpired": e.PlacementExpired(placement_id=PLACEMENT, volunteer_id=VOLUNTEER, opportunity_id=OPPORTUNITY,
+                                           stage="request"),
     "OpportunityPublished": e.OpportunityPublished(**OPPORTUNITY_FIELDS),
     "OpportunityUpdated": e.OpportunityUpdated(**{**OPPORTUNITY_FIELDS, "slots_free": 2}),
     "OpportunityClosed": e.OpportunityClosed(opportunity_id=OPPORTUNITY, reason=ClosingReason.FILLED, slots_free=0),

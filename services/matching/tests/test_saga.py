@@ -170,6 +170,8 @@ async def test_the_placement_saga_on_one_node(node):
     expired = await node.placement_with(mariam["volunteer_id"], "expired")
     assert expired["opportunity_id"] == late["opportunity_id"]
     assert (await node.matching.post(f"/placements/{expired['placement_id']}/accept")).status_code == 409
+    lapsed = await node.events("LOCAL", "PlacementExpired")
+    assert [(e["payload"]["placement_id"], e["payload"]["stage"]) for e in lapsed] == [(expired["placement_id"], "proposal")]
     node.deadlines.proposal = timedelta(days=7)
 
     # A confirmation that arrives after the request expired is compensated: the host gets its slot back.
@@ -183,6 +185,7 @@ async def test_the_placement_saga_on_one_node(node):
         await uow.session.execute(update(placements).where(placements.c.placement_id == offer["placement_id"])
                                   .values(request_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
     await node.placement_with(hiba["volunteer_id"], "expired")
+    assert (await node.events("LOCAL", "PlacementExpired"))[-1]["payload"]["stage"] == "request"
     await node.profiles_host.start()  # back: it confirms the request it finds waiting...
     compensated = await node.placement_with(hiba["volunteer_id"], "compensated")
     assert compensated["placement_id"] == offer["placement_id"]

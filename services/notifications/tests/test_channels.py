@@ -328,3 +328,16 @@ async def test_a_host_organisation_with_several_placements_waiting_gets_one_dige
     assert "confirmada, pendiente de inicio" in row.text
     await asyncio.sleep(1.0)  # more digest passes the same day add nothing
     assert len([r for r in await _rows(host, recipient_id=str(ORGANISATION)) if r.kind == "digest"]) == 1
+
+
+async def test_she_is_told_when_the_host_did_not_answer_in_time(node):
+    host = await node.start(channels=["maildir"])
+    proposed, _ = await _she_is_proposed(node)
+    lapsed = await node.publish(events.PlacementExpired(placement_id=proposed.proposal_id, volunteer_id=proposed.volunteer_id,
+                                                        opportunity_id=proposed.opportunity_id, stage="request"))
+
+    async def sent():
+        rows = await _rows(host, cause_event_id=str(lapsed.event_id))
+        return rows if rows and rows[0].status == "sent" else None
+    [row] = await eventually(sent, timeout=30)
+    assert row.kind == "expired" and row.subject.startswith("Pas encore de réponse de Fundación Abrazo")

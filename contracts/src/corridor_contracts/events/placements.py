@@ -45,6 +45,23 @@ class PlacementProposalExpiring(Event):
     expires_at: UtcDatetime
 
 
+class ExpiredStage(StrEnum):
+    PROPOSAL = "proposal"  # she did not answer in time
+    REQUEST = "request"  # the host did not answer in time
+
+
+class PlacementExpired(Event):
+    """A proposal or a request passed its deadline unanswered (local: notifications tell her)."""
+
+    TYPE = "PlacementExpired"
+    SCOPE = Scope.LOCAL
+
+    placement_id: UUID
+    volunteer_id: UUID
+    opportunity_id: UUID
+    stage: ExpiredStage
+
+
 class PlacementRequested(Event):
     TYPE = "PlacementRequested"
     SCOPE = Scope.DIRECT

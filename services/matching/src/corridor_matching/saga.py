@@ -167,6 +167,10 @@ async def expire_due(uow: UnitOfWork) -> int:
     for row in due:
         await _set(uow, row, status=Status.EXPIRED.value)
         await _exclude(uow, row, "expired")
+        uow.emit(events.PlacementExpired(placement_id=uuid.UUID(row.placement_id), volunteer_id=uuid.UUID(row.volunteer_id),
+                                         opportunity_id=uuid.UUID(row.opportunity_id),
+                                         stage="proposal" if row.status == Status.PROPOSED else "request"),
+                 correlation_id=uuid.UUID(row.correlation_id))
         count += 1
     return count
 

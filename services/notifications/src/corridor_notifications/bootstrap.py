@@ -55,6 +55,7 @@ def build(settings: NodeSettings | None = None, notify: NotificationSettings | N
             "OrganisationRegistered": directory.on_organisation,
             "PlacementProposed": messages.on_proposed,
             "PlacementProposalExpiring": messages.on_expiring,
+            "PlacementExpired": messages.on_expired,
         }),
         Subscription("notifications-corridor", "IN", {
             "OpportunityPublished": directory.on_opportunity,

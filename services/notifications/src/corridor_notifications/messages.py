@@ -93,6 +93,13 @@ class Messages:
         await self._send(uow, incoming, "reminder", str(event.volunteer_id), {
             "opportunity_title": opportunity["title"], "expires_on": f"{event.expires_at:%Y-%m-%d}"})
 
+    async def on_expired(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        event: events.PlacementExpired = incoming.event
+        opportunity = await self._opportunity(uow, event.opportunity_id)
+        await self._send(uow, incoming, "expired", str(event.volunteer_id), {
+            "opportunity_title": opportunity["title"], "organisation_name": opportunity["organisation_name"],
+            "stage": event.stage.value})
+
     async def on_answer(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """What the host node sends back about one of this node's volunteers."""
         event = incoming.event

@@ -15,24 +15,14 @@ from corridor_contracts import Envelope, Signer, new_node_seed, subjects
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.samples import SAMPLES
-from harness.servers import hub_server, node_server
 
 pytestmark = pytest.mark.nats
 NODES = ("fr", "es", "it")
 
 
 @pytest.fixture
-def corridor(tmp_path):
-    hub = hub_server(tmp_path).start()
-    servers = {}
-    try:
-        for node in NODES:
-            servers[node] = node_server(tmp_path, node, hub=hub).start()
-        yield hub, servers
-    finally:
-        for server in servers.values():
-            server.stop()
-        hub.stop()
+def corridor(corridor_servers):
+    return corridor_servers(NODES)
 
 
 async def test_in_streams_get_broadcasts_and_their_own_addressed_events_only(corridor):

@@ -4,7 +4,7 @@ import pytest
 
 from corridor_runtime.nats_server import NatsServer
 from harness.databases import create_database, drop_database, postgres_admin_url
-from harness.servers import node_server
+from harness.servers import hub_server, node_server
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,25 @@ def nats_node(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def corridor_servers(tmp_path):
+    """Start a hub and leaf nodes (each in its JetStream domain): `start(["es", "fr"])` returns the
+    servers by node id. All of them stop at the end, even when the test fails."""
+    started = []
+
+    def start(nodes):
+        hub = hub_server(tmp_path).start()
+        started.append(hub)
+        servers = {}
+        for node in nodes:
+            servers[node] = node_server(tmp_path, node, hub=hub).start()
+            started.append(servers[node])
+        return hub, servers
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()

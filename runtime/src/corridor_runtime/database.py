@@ -79,3 +79,11 @@ def _sqlite_begin_immediate(connection) -> None:
     # Take the write lock at BEGIN: a deferred transaction that reads and then writes fails with
     # SQLITE_BUSY (without waiting) when another connection wrote in between.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def upsert(session, table, key: str, key_value, values: dict) -> None:
+    """Insert or update one row of a read model by its key (portable across SQLite and PostgreSQL;
+    the consumer's transaction and inbox make it safe under redelivery)."""
+    done = await session.execute(table.update().where(table.c[key] == key_value).values(**values))
+    if done.rowcount == 0:
+        await session.execute(table.insert().values(**{key: key_value}, **values))

@@ -24,7 +24,6 @@ from corridor_contracts.values import MatchSummary
 from corridor_profiles.bootstrap import build
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
-from harness.servers import hub_server, node_server
 from profiles_support import SEEDS, opportunity, organisation, profiles_settings
 
 pytestmark = pytest.mark.nats
@@ -34,17 +33,8 @@ SLOTS, REQUESTS_PER_NODE = 3, 10
 
 
 @pytest.fixture
-def corridor(tmp_path):
-    hub = hub_server(tmp_path).start()
-    servers = {}
-    try:
-        for node in NODES:
-            servers[node] = node_server(tmp_path, node, hub=hub).start()
-        yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
-        hub.stop()
+def corridor(corridor_servers):
+    return corridor_servers(NODES)
 
 
 async def _answers(js):
@@ -58,6 +48,7 @@ async def _answers(js):
 
 
 async def test_concurrent_requests_from_several_nodes_never_overbook(tmp_path, registry_file, database_url, corridor):
+    _hub, corridor = corridor
     clients = {node: await nats.connect(server.url) for node, server in corridor.items()}
     replicas = []
     try:

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from corridor_contracts import events
 from corridor_contracts.values import ConsentKind
+from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from . import taxonomy as taxonomy_module
@@ -37,12 +38,6 @@ def _contact(profile) -> dict:
             "phone": profile.phone, "preferred_language": profile.preferred_language}
 
 
-async def _upsert(uow: UnitOfWork, table, key: str, key_value: str, values: dict) -> None:
-    done = await uow.session.execute(update(table).where(table.c[key] == key_value).values(**values))
-    if done.rowcount == 0:
-        await uow.session.execute(table.insert().values(**{key: key_value}, **values))
-
-
 async def on_volunteer_profile(uow: UnitOfWork, incoming: Incoming) -> None:
     """VolunteerRegistered / VolunteerUpdated."""
     event = incoming.event
@@ -52,7 +47,7 @@ async def on_volunteer_profile(uow: UnitOfWork, incoming: Incoming) -> None:
               "discloses_contact_since": profile.consents.disclose_contact}
     if isinstance(event, events.VolunteerRegistered):
         values["waiting_since"] = event.registered_at
-    await _upsert(uow, volunteers, "volunteer_id", str(event.volunteer_id), values)
+    await upsert(uow.session, volunteers, "volunteer_id", str(event.volunteer_id), values)
 
 
 async def on_consent_changed(uow: UnitOfWork, incoming: Incoming) -> None:
@@ -84,7 +79,7 @@ async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
         opportunities.c.opportunity_id == str(event.opportunity_id)))).first()
     if row is not None and row.updated_at > incoming.envelope.occurred_at:
         return  # an older state arriving late changes nothing
-    await _upsert(uow, opportunities, "opportunity_id", str(event.opportunity_id), values)
+    await upsert(uow.session, opportunities, "opportunity_id", str(event.opportunity_id), values)
 
 
 def volunteer_of(row) -> Volunteer:

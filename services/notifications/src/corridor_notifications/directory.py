@@ -5,21 +5,16 @@ from __future__ import annotations
 from sqlalchemy import delete, update
 
 from corridor_contracts import events
+from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .tables import deliveries, opportunities, recipients
 
 
-async def _upsert(uow: UnitOfWork, table, key: str, key_value: str, values: dict) -> None:
-    done = await uow.session.execute(update(table).where(table.c[key] == key_value).values(**values))
-    if done.rowcount == 0:
-        await uow.session.execute(table.insert().values(**{key: key_value}, **values))
-
-
 async def on_volunteer(uow: UnitOfWork, incoming: Incoming) -> None:
     """VolunteerRegistered / Updated: how to reach her, in her language."""
     profile = incoming.event.profile
-    await _upsert(uow, recipients, "recipient_id", str(incoming.event.volunteer_id), {
+    await upsert(uow.session, recipients, "recipient_id", str(incoming.event.volunteer_id), {
         "kind": "volunteer", "name": profile.given_name, "email": profile.email, "language": profile.preferred_language})
 
 
@@ -32,7 +27,7 @@ async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
 
 async def on_organisation(uow: UnitOfWork, incoming: Incoming) -> None:
     event: events.OrganisationRegistered = incoming.event
-    await _upsert(uow, recipients, "recipient_id", str(event.organisation_id), {
+    await upsert(uow.session, recipients, "recipient_id", str(event.organisation_id), {
         "kind": "organisation", "name": event.contact.name, "email": event.contact.email,
         "language": event.contact.preferred_language})
 
@@ -40,7 +35,7 @@ async def on_organisation(uow: UnitOfWork, incoming: Incoming) -> None:
 async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
     """OpportunityPublished / Updated from any node: what a message needs to name it."""
     event = incoming.event
-    await _upsert(uow, opportunities, "opportunity_id", str(event.opportunity_id), {"summary": {
+    await upsert(uow.session, opportunities, "opportunity_id", str(event.opportunity_id), {"summary": {
         "title": event.title, "organisation_id": str(event.host.organisation_id),
         "organisation_name": event.host.organisation_name, "place": event.place.city or "", "remote": event.place.remote,
         "starts_on": event.starts_on.isoformat(), "hours_per_week": event.hours_per_week}})

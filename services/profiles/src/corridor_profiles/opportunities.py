@@ -18,6 +18,7 @@ from corridor_contracts import events
 from corridor_contracts.events.opportunities import ClosingReason
 from corridor_contracts.types import LongText, ShortText
 from corridor_contracts.values import HostSummary, LanguageSkill, OpportunityPlace, SkillRequirement
+from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .errors import Conflict, Invalid, NotFound
@@ -165,8 +166,5 @@ async def page(session: AsyncSession, *, limit: int, offset: int, status: Status
 async def remember_corridor_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
     """OpportunityPublished / Updated from any node: keep its host's anonymous dimensions."""
     event = incoming.event
-    table = corridor_opportunities
-    values = {"host_country": event.host.country, "host_kind": event.host.kind.value, "host_sector": event.host.sector.value}
-    updated = await uow.session.execute(update(table).where(table.c.opportunity_id == str(event.opportunity_id)).values(**values))
-    if updated.rowcount == 0:
-        await uow.session.execute(table.insert().values(opportunity_id=str(event.opportunity_id), **values))
+    await upsert(uow.session, corridor_opportunities, "opportunity_id", str(event.opportunity_id), {
+        "host_country": event.host.country, "host_kind": event.host.kind.value, "host_sector": event.host.sector.value})

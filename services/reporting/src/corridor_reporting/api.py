@@ -1,0 +1,50 @@
+"""The reporting API: every indicator as JSON, and each table as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import PlainTextResponse
+
+from corridor_runtime.service import ServiceHost
+
+from .indicators import compute
+
+
+def table_csv(table: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["", *table["columns"], "total"])
+    for name, cells, total in zip(table["rows"], table["cells"], table["row_totals"]):
+        writer.writerow([name, *("" if v is None else v for v in cells), "" if total is None else total])
+    writer.writerow(["total", *("" if v is None else v for v in table["column_totals"]),
+                     "" if table["total"] is None else table["total"]])
+    return out.getvalue()
+
+
+def create_app(host: ServiceHost, *, threshold: int) -> FastAPI:
+    app = FastAPI(title=f"Corridor reporting — node {host.settings.node_id}",
+                  description=f"Indicators; every count below {threshold} people is suppressed (blank / null).", version="1")
+
+    async def indicators() -> dict:
+        async with host.sessions() as session:
+            return await compute(session, threshold=threshold)
+
+    @app.get("/indicators", tags=["indicators"])
+    async def all_indicators():
+        return await indicators()
+
+    @app.get("/indicators/{name}.csv", response_class=PlainTextResponse, tags=["indicators"])
+    async def one_table(name: str):
+        found = (await indicators()).get(name)
+        if not isinstance(found, dict) or "cells" not in found:
+            raise HTTPException(404, f"no table {name}")
+        return PlainTextResponse(table_csv(found), media_type="text/csv")
+
+    @app.get("/health", tags=["operations"])
+    async def health():
+        return await host.status()
+
+    return app

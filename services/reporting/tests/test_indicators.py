@@ -131,3 +131,81 @@ async def test_the_csv_export_keeps_suppressed_cells_blank(tmp_path, nats_node, 
     csv_text = table_csv({"rows": ["completed", "withdrawn"], "columns": ["FR"], "cells": [[5], [None]],
                           "row_totals": [5, None], "column_totals": [6], "total": 6})
     assert csv_text.splitlines() == [",FR,total", "completed,5,5", "withdrawn,,", "total,6,6"]
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+def chromium():
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        import os
+
+        reason = "the dashboard test needs Debian's chromium package (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; .ci/run installs it")
+        pytest.skip(reason)
+    return found
+
+
+async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_path, nats_node, database_url):
+    import asyncio
+    import subprocess
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from corridor_runtime.nats_server import free_port
+
+    browser = chromium()
+    nc = await nats.connect(nats_node.url)
+    js = nc.jetstream()
+    await provision(js, "fr", peers=[])
+    registry = tmp_path / "corridor.yaml"
+    save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan", country="FR", public_key=public_key_of(SEED))]), registry)
+    settings = NodeSettings(node_id="fr", service="reporting", nats_url=nats_node.url, database_url=database_url,
+                            data_dir=tmp_path, registry_file=registry, signing_seed=SEED.decode(), http_port=free_port())
+    await history(js)
+    host = build(settings)
+    await host.start()
+    try:
+        async def caught_up():
+            status = await host.status()
+            return all(c.get("pending") == 0 and c.get("ack_pending") == 0 and c["processed"] > 0 for c in status["consumers"])
+        await eventually(caught_up, timeout=60)
+        url = host.http_url
+
+        def browse(*args):
+            return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, f"{url}/"],
+                                  capture_output=True, text=True, timeout=120)
+
+        shot = tmp_path / "dashboard.png"
+        done = await asyncio.to_thread(browse, f"--screenshot={shot}", "--window-size=1280,1400")
+        assert shot.exists() and shot.stat().st_size > 10_000, done.stderr[-2000:]
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        dom = (await asyncio.to_thread(browse, "--dump-dom")).stdout
+        for chart in ("over-time", "by-country", "by-status", "skills-demanded", "skills-offered", "outcomes"):
+            assert f'id="{chart}"' in dom
+        assert 'data-value="7"' in dom  # seven placements in France
+        assert 'class="suppressed bar"' in dom and ">hidden<" in dom  # small counts drawn hatched, unnumbered
+
+        async def scraped():
+            async with httpx.AsyncClient() as client:
+                text = (await client.get(f"{url}/metrics")).text
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            processed = [s for s in families.get("corridor_events_processed", []).samples if s.value > 0] \
+                if "corridor_events_processed" in families else []
+            return families if len(processed) == 2 else None  # a reading taken after the consumers caught up
+        families = await eventually(scraped, timeout=30)
+        up = {s.labels["service"]: s.value for s in families["corridor_service_up"].samples}
+        assert up["reporting"] == 1 and up["profiles"] == 0  # only reporting runs in this test
+        processed = {s.labels["consumer"]: s.value for s in families["corridor_events_processed"].samples}
+        assert processed["reporting-local"] == 14 and processed["reporting-corridor"] > 0
+        assert all(s.value == 0 for s in families["corridor_consumer_lag"].samples)
+        assert {s.labels["service"]: s.value for s in families["corridor_dead_letters"].samples}["reporting"] == 0
+        assert {s.labels["service"]: s.value for s in families["corridor_outbox_backlog"].samples}["reporting"] == 0
+    finally:
+        await host.stop()
+        await nc.close()

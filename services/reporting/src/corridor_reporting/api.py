@@ -6,11 +6,13 @@ import csv
 import io
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from corridor_runtime.service import ServiceHost
 
+from . import dashboard
 from .indicators import compute
+from .metrics import NodeMetrics
 
 
 def table_csv(table: dict) -> str:
@@ -24,7 +26,7 @@ def table_csv(table: dict) -> str:
     return out.getvalue()
 
 
-def create_app(host: ServiceHost, *, threshold: int) -> FastAPI:
+def create_app(host: ServiceHost, *, threshold: int, metrics: NodeMetrics) -> FastAPI:
     app = FastAPI(title=f"Corridor reporting — node {host.settings.node_id}",
                   description=f"Indicators; every count below {threshold} people is suppressed (blank / null).", version="1")
 
@@ -42,6 +44,14 @@ def create_app(host: ServiceHost, *, threshold: int) -> FastAPI:
         if not isinstance(found, dict) or "cells" not in found:
             raise HTTPException(404, f"no table {name}")
         return PlainTextResponse(table_csv(found), media_type="text/csv")
+
+    @app.get("/", response_class=HTMLResponse, tags=["dashboard"], summary="The dashboard, with charts")
+    async def show_dashboard():
+        return HTMLResponse(dashboard.render(await indicators(), node=host.settings.node_id))
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of every service of the node")
+    async def prometheus():
+        return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/health", tags=["operations"])
     async def health():

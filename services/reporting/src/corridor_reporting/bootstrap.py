@@ -11,6 +11,7 @@ from corridor_runtime.settings import NodeSettings
 
 from . import projections as p
 from .api import create_app
+from .metrics import NodeMetrics
 from .suppression import DEFAULT_THRESHOLD
 from .tables import metadata
 
@@ -42,5 +43,7 @@ def build(settings: NodeSettings | None = None, *, threshold: int | None = None)
     settings = (settings or NodeSettings(service=SERVICE)).model_copy(update={"service": SERVICE})
     threshold = threshold or ReportingSettings().threshold
     host = ServiceHost(settings, metadata=metadata, subscriptions=subscriptions())
-    host.http_app = create_app(host, threshold=threshold)
+    metrics = NodeMetrics(host)
+    host.add_loop("metrics", metrics.run_forever)
+    host.http_app = create_app(host, threshold=threshold, metrics=metrics)
     return host

@@ -35,6 +35,7 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
     by_age_origin = Counter((v.age_band, v.origin) for v in vols)
     by_outcome_country = Counter((o.outcome, o.host_country) for o in ends)
     by_failure = Counter((f.channel, f.kind) for f in failures)
+    by_month = Counter((f"{p.confirmed_at:%Y-%m}", "placements") for p in places if p.confirmed_at is not None)
 
     registered = {v.volunteer_id: v.registered_at for v in vols}
     waits = sorted((p.confirmed_at - registered[p.volunteer_id]).total_seconds() / 86400 for p in places
@@ -50,6 +51,7 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
 
     return {
         "threshold": threshold,
+        "placements_confirmed_by_month": _table(by_month, sorted({m for m, _ in by_month}), ["placements"], threshold),
         "placements_by_status_and_host_country": _table(by_status_country, STATUSES, sorted({c for _, c in by_status_country}),
                                                         threshold),
         "placements_by_host_sector_and_status": _table(by_status_sector, sorted({s for s, _ in by_status_sector}), STATUSES,

@@ -3,9 +3,13 @@ PostgreSQL): the same figures, every count under 5 people suppressed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import nats
@@ -110,6 +114,15 @@ async def _known_history_live_and_rebuilt(tmp_path, nats_node, database_url, nc)
     # One person in training is hidden, and so is the next smallest count of the column (5 "none"):
     # with the published total of 12, one hidden cell would be the total minus the others.
     assert (by_outcome["employed"], by_outcome["in_training"], by_outcome["none"], outcomes["total"]) == (6, None, None, 12)
+    kinds = live["placements_by_host_kind_and_status"]
+    assert kinds["rows"] == ["ngo"] and kinds["row_totals"] == [7]
+    shown = subprocess.run([str(Path(sys.executable).parent / "corridor-reporting"), "show"], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "COLUMNS": "160", "CORRIDOR_NODE_ID": "fr",
+                                             "CORRIDOR_DATABASE_URL": database_url, "CORRIDOR_REGISTRY_FILE": str(registry),
+                                             "CORRIDOR_DATA_DIR": str(tmp_path)})
+    assert shown.returncode == 0, shown.stderr
+    assert "placements confirmed by month" in shown.stdout and f"completion rate: {round(5 / 6, 3)}" in shown.stdout
+    assert "days from registration to placement: people 6, median" in shown.stdout
     ages = live["volunteers_by_age_band_and_origin"]
     assert ages["total"] == 7 and all(v is None or v == 0 or v >= 5 for row in ages["cells"] for v in row)
 

@@ -60,5 +60,8 @@ def show() -> None:
                 table.add_row(row, *("" if v is None else str(v) for v in [*cells, total]))
             table.add_row("total", *("" if v is None else str(v) for v in [*value["column_totals"], value["total"]]))
             console.print(table)
+        elif isinstance(value, dict):
+            console.print(f"{name.replace('_', ' ')}: " + ", ".join(
+                f"{k} {v if v is not None else '(hidden)'}" for k, v in value.items()))
         elif name != "threshold":
-            console.print(f"{name.replace('_', ' ')}: {value if value is not None else '(suppressed)'}")
+            console.print(f"{name.replace('_', ' ')}: {value if value is not None else '(hidden)'}")

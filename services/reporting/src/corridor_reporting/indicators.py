@@ -32,6 +32,8 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
     host_sector = lambda p: roles[p.opportunity_id].host_sector if p.opportunity_id in roles else "unknown"  # noqa: E731
     by_status_country = Counter((p.status, host_country(p)) for p in places)
     by_status_sector = Counter((host_sector(p), p.status) for p in places)
+    host_kind = lambda p: roles[p.opportunity_id].host_kind if p.opportunity_id in roles else "unknown"  # noqa: E731
+    by_kind_status = Counter((host_kind(p), p.status) for p in places)
     by_age_origin = Counter((v.age_band, v.origin) for v in vols)
     by_outcome_country = Counter((o.outcome, o.host_country) for o in ends)
     by_failure = Counter((f.channel, f.kind) for f in failures)
@@ -56,6 +58,8 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
                                                         threshold),
         "placements_by_host_sector_and_status": _table(by_status_sector, sorted({s for s, _ in by_status_sector}), STATUSES,
                                                        threshold),
+        "placements_by_host_kind_and_status": _table(by_kind_status, sorted({k for k, _ in by_kind_status}), STATUSES,
+                                                     threshold),
         "volunteers_by_age_band_and_origin": _table(by_age_origin, AGE_BANDS, sorted({o for _, o in by_age_origin}), threshold),
         "outcomes_by_outcome_and_host_country": _table(by_outcome_country, OUTCOMES,
                                                        sorted({c for _, c in by_outcome_country}), threshold),

@@ -1,0 +1,155 @@
+"""The whole placement saga across two partner nodes, each with its own nats-server (JetStream
+domain), database and services, joined through a hub: an opportunity published in Spain is matched
+to a volunteer whose home node is France; request, confirmation, consented contact, start, hours and
+completion flow between the nodes, each through its own services."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import secrets
+from datetime import timedelta
+
+import httpx
+import nats
+import pytest
+
+from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
+from corridor_matching.bootstrap import build as build_matching
+from corridor_matching.saga import Deadlines
+from corridor_notifications.bootstrap import build as build_notifications
+from corridor_notifications.settings import NotificationSettings
+from corridor_profiles.bootstrap import build as build_profiles
+from corridor_runtime.registry_file import save_registry
+from corridor_runtime.settings import NodeSettings
+from corridor_runtime.streams import provision
+from harness.ledger import eventually
+
+pytestmark = pytest.mark.nats
+NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES")}
+SEEDS = {node: new_node_seed() for node in NODES}
+
+
+class PartnerNodeUnderTest:
+    def __init__(self, node: str, tmp_path, nats_url: str, registry) -> None:
+        self.node, self.tmp = node, tmp_path / node
+
+        def settings(service):
+            return NodeSettings(node_id=node, service=service, nats_url=nats_url, data_dir=tmp_path,
+                                database_url=f"sqlite+aiosqlite:///{tmp_path / node / (service + '.sqlite')}",
+                                registry_file=registry, signing_seed=SEEDS[node].decode(), pseudonym_secret=secrets.token_hex(32))
+
+        self.profiles_host = build_profiles(settings("profiles"))
+        self.matching_host = build_matching(settings("matching"), deadlines=Deadlines(), round_every=0.5)
+        self.notifications_host = build_notifications(settings("notifications"),
+                                                      NotificationSettings(maildir=self.tmp / "maildir"))
+        self.hosts = [self.profiles_host, self.matching_host, self.notifications_host]
+        self.profiles = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.profiles_host.http_app), base_url="http://p")
+        self.matching = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.matching_host.http_app), base_url="http://m")
+
+    async def start(self):
+        for host in self.hosts:
+            await host.start()
+
+    async def stop(self):
+        await self.profiles.aclose()
+        await self.matching.aclose()
+        for host in self.hosts:
+            await host.stop()
+
+    def mail(self) -> list:
+        folder = self.tmp / "maildir"
+        return list(mailbox.Maildir(folder, create=False)) if folder.exists() else []
+
+
+@pytest.fixture
+async def corridor(tmp_path, corridor_servers):
+    _hub, servers = corridor_servers(list(NODES))
+    registry = tmp_path / "corridor.yaml"
+    save_registry(Registry(nodes=[PartnerNode(id=n, name=name, country=country, public_key=public_key_of(SEEDS[n]))
+                                  for n, (name, country) in NODES.items()]), registry)
+    for node, server in servers.items():
+        nc = await nats.connect(server.url)
+        await provision(nc.jetstream(), node, peers=[p for p in NODES if p != node])
+        await nc.close()
+    nodes = {node: PartnerNodeUnderTest(node, tmp_path, servers[node].url, registry) for node in NODES}
+    try:
+        for node in nodes.values():
+            await node.start()
+        yield nodes, servers
+    finally:
+        for node in nodes.values():
+            await node.stop()
+
+
+async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
+    nodes, servers = corridor
+    fr, es = nodes["fr"], nodes["es"]
+
+    # Spain: a business in Seville (Spanish law lets companies host) publishes an opportunity.
+    org = (await es.profiles.post("/organisations", json={
+        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
+        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
+    role = (await es.profiles.post("/opportunities", json={
+        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
+        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
+        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})).json()
+
+    # France: a Venezuelan accountant, willing to move, who agreed to share her profile and contact.
+    lucia = (await fr.profiles.post("/volunteers", json={
+        "given_name": "Lucía", "family_name": "Pérez", "email": "lucia.perez@example.org", "phone": "+33 6 11 22 33 44",
+        "country_of_origin": "VE", "preferred_language": "es",
+        "place": {"country": "FR", "region": "Occitanie", "city": "Toulouse", "willing_to_move": True},
+        "languages": [{"language": "es", "level": "C2"}, {"language": "fr", "level": "B1"}], "skills": ["accounting.bookkeeping"],
+        "availability": {"hours_per_week": 20, "available_from": "2027-01-15"}, "sector_preferences": ["accounting"],
+        "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
+
+    async def placement(status):
+        items = (await fr.matching.get(f"/placements?volunteer_id={lucia['volunteer_id']}")).json()["items"]
+        return next((p for p in items if p["status"] == status), None)
+
+    proposal = await eventually(lambda: placement("proposed"), timeout=90)  # the broadcast crossed the hub
+    assert proposal["opportunity_id"] == role["opportunity_id"] and proposal["host_node"] == "es"
+    assert (await fr.matching.post(f"/placements/{proposal['placement_id']}/accept")).status_code == 200
+    await eventually(lambda: placement("confirmed"), timeout=90)
+
+    # Spain holds her consented contact for this placement, under a pseudonym it cannot link back.
+    async def host_side():
+        found = (await es.profiles.get(f"/placements/{proposal['placement_id']}")).json()
+        return found if found.get("contact_disclosed") else None
+    hosted = await eventually(host_side, timeout=60)
+    assert hosted["home_node"] == "fr" and hosted["volunteer"] != lucia["volunteer_id"]
+    assert (await es.profiles.get(f"/opportunities/{role['opportunity_id']}")).json()["slots_free"] == 0
+
+    # The host runs the placement; every step reaches her home node.
+    pid = proposal["placement_id"]
+    assert (await es.profiles.post(f"/placements/{pid}/start", json={"started_on": "2027-02-01"})).status_code == 200
+    entry = (await es.profiles.post(f"/placements/{pid}/hours", json={"worked_on": "2027-02-03", "hours": "4"})).json()
+    await es.profiles.post(f"/placements/{pid}/hours/{entry['entry_id']}/approve", json={"approved_by": "Carmen Ruiz"})
+    await es.profiles.post(f"/placements/{pid}/complete", json={"completed_on": "2027-05-31", "skills_practised": ["accounting.bookkeeping"]})
+    done = await eventually(lambda: placement("completed"), timeout=60)
+    assert done["hours"] == "4.00" and done["completed_on"] == "2027-05-31"
+
+    # Each side told its own people, in their language: her in Spanish (home), the host's contact (host).
+    async def her_mail():
+        subjects = sorted(str(m["Subject"]) for m in fr.mail())
+        return subjects if len(subjects) >= 4 else None
+    assert len(await eventually(her_mail, timeout=60)) >= 4  # proposal, confirmed, started, completed
+    assert {m["Content-Language"] for m in fr.mail()} == {"es"} and {m["To"] for m in fr.mail()} == {"lucia.perez@example.org"}
+    async def host_mail():
+        return [m for m in es.mail() if "lucia.perez@example.org" in m.get_payload()[0].get_payload(decode=True).decode()]
+    assert await eventually(host_mail, timeout=60)
+
+    # Spain never received France's node-internal events, and the only personal data it got is the
+    # consented contact disclosure.
+    nc = await nats.connect(servers["es"].url)
+    try:
+        js = nc.jetstream()
+        count = (await js.stream_info("IN")).state.messages
+        received = [await js.get_msg("IN", s) for s in range(1, count + 1)]
+        assert all(m.subject.startswith("corridor.") for m in received)
+        from_fr = [json.loads(m.data) for m in received if json.loads(m.data)["origin"] == "fr"]
+        assert {e["type"] for e in from_fr} == {"PlacementRequested", "ContactDisclosed"}
+        assert [e["type"] for e in from_fr if "Lucía" in json.dumps(e, ensure_ascii=False)] == ["ContactDisclosed"]
+    finally:
+        await nc.close()

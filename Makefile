@@ -1,5 +1,5 @@
 # The two commands of a fresh machine (python3 and make are all they assume):
-#   make run    start a node on the embedded default and report its health
+#   make run    the demo corridor on the embedded default: a hub and three partner nodes, seeded, the saga run, the report
 #   make test   run the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements-dev.txt $(foreach p,$(PROJECTS),$(p)/pyproject.
 install: $(VENV)/.installed
 
 run: install
-	$(BIN)/corridor node $(ARGS)
+	$(BIN)/corridor demo $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

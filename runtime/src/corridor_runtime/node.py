@@ -60,8 +60,8 @@ class NodeLayout:
         return f"sqlite+aiosqlite:///{(self.root / f'{service}.sqlite').resolve()}"
 
 
-def ensure_identity(layout: NodeLayout, *, name: str, country: str) -> Registry:
-    """The node's signing seed (created once, owner-only) and a registry that lists the node."""
+def ensure_keys(layout: NodeLayout) -> str:
+    """The node's signing seed and pseudonym secret (created once, owner-only); its public key."""
     layout.root.mkdir(parents=True, exist_ok=True)
     if not layout.seed_file.exists():
         fd = os.open(layout.seed_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -71,7 +71,12 @@ def ensure_identity(layout: NodeLayout, *, name: str, country: str) -> Registry:
         fd = os.open(layout.pseudonym_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
-    public_key = public_key_of(layout.seed_file.read_bytes().strip())
+    return public_key_of(layout.seed_file.read_bytes().strip())
+
+
+def ensure_identity(layout: NodeLayout, *, name: str, country: str) -> Registry:
+    """The node's keys and a registry that lists the node."""
+    public_key = ensure_keys(layout)
     if layout.registry_file.exists():
         registry = load_registry(layout.registry_file)
         if registry.node(layout.node_id).public_key != public_key:
@@ -87,6 +92,8 @@ class RunningNode:
     layout: NodeLayout
     server: NatsServer
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    registry_file: Path | None = None  # default: the node's own (a demo corridor shares one)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
@@ -98,10 +105,11 @@ class RunningNode:
                 "CORRIDOR_NATS_URL": self.server.url,
                 "CORRIDOR_DATABASE_URL": self.layout.database_url(service),
                 "CORRIDOR_DATA_DIR": str(self.layout.data_dir),
-                "CORRIDOR_REGISTRY_FILE": str(self.layout.registry_file),
+                "CORRIDOR_REGISTRY_FILE": str(self.registry_file or self.layout.registry_file),
                 "CORRIDOR_SIGNING_SEED_FILE": str(self.layout.seed_file),
                 "CORRIDOR_PSEUDONYM_SECRET_FILE": str(self.layout.pseudonym_file),
                 "CORRIDOR_HTTP_PORT": str(free_port()),  # used by the services that have an HTTP API
+                **self.extra_env,
             }
             with (self.layout.logs / f"{service}.log").open("ab") as log:
                 self.processes[service] = subprocess.Popen(

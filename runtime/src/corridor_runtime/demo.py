@@ -1,0 +1,238 @@
+"""The demo corridor on one machine: a hub and three partner nodes (fr, es, it), each with its own
+nats-server (JetStream domain), four services and SQLite files; realistic seed data; the matching
+rounds and the placement saga running across the nodes, shown live; the corridor report at the end.
+
+Operators' decisions are played by the script through the same HTTP APIs an operator uses:
+volunteers accept their proposals (one declines), hosts start, log and approve hours, complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import nats
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from corridor_contracts import PartnerNode, Registry
+
+from . import demo_data
+from .nats_server import NatsServer, free_port, leaf_remote
+from .node import NodeLayout, RunningNode, ensure_keys
+from .registry_file import save_registry
+from .streams import provision
+
+
+# The demo's handful of people would all be hidden at the default threshold (5); it shows counts of 2
+# and more, and says so. Real nodes keep the default.
+DEMO_THRESHOLD = 2
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class Corridor:
+    def __init__(self, data_dir: Path, console: Console) -> None:
+        self.root = data_dir.resolve()
+        self.console = console
+        self.registry_file = self.root / "corridor.yaml"
+        self.hub = NatsServer(name="hub", store_dir=self.root / "hub", jetstream=False, leafnode_port=free_port())
+        self.nodes: dict[str, RunningNode] = {}
+        self.urls: dict[str, dict[str, str]] = {}
+        self.client = httpx.AsyncClient(timeout=30)
+
+    # --- start and stop ------------------------------------------------------------------------
+    async def start(self) -> None:
+        keys = {node: ensure_keys(NodeLayout(self.root, node)) for node in demo_data.NODES}
+        save_registry(Registry(corridor="smart-volunteering-demo", nodes=[
+            PartnerNode(id=node, name=info["name"], country=info["country"], public_key=keys[node])
+            for node, info in demo_data.NODES.items()]), self.registry_file)
+        self.hub.start()
+        for node in demo_data.NODES:
+            layout = NodeLayout(self.root, node)
+            server = NatsServer(name=node, store_dir=layout.root / "nats", domain=node,
+                                remotes=[leaf_remote(node, f"nats-leaf://127.0.0.1:{self.hub.leafnode_port}")])
+            server.start()
+            self.nodes[node] = RunningNode(layout, server, registry_file=self.registry_file,
+                                           extra_env={"CORRIDOR_REPORTING_THRESHOLD": str(DEMO_THRESHOLD)})
+            nc = await nats.connect(server.url)
+            try:
+                await provision(nc.jetstream(), node, [p for p in demo_data.NODES if p != node])
+            finally:
+                await nc.close()
+        for running in self.nodes.values():
+            running.start_services()
+        for node, running in self.nodes.items():
+            answers = await running.health(timeout=90)
+            down = {s: a["error"] for s, a in answers.items() if "error" in a}
+            if down:
+                raise DemoError(f"node {node}: services down: {down}")
+            self.urls[node] = {s: a["http"] for s, a in answers.items() if a.get("http")}
+        self.console.print(f"corridor up: hub {self.hub.url}, nodes " +
+                           ", ".join(f"{n} {r.server.url}" for n, r in self.nodes.items()))
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+        for running in self.nodes.values():
+            running.stop()
+        self.hub.stop()
+
+    # --- talking to the services ------------------------------------------------------------------
+    async def call(self, node: str, service: str, method: str, path: str, body=None) -> dict:
+        response = await self.client.request(method, self.urls[node][service] + path, json=body)
+        if response.status_code >= 400:
+            raise DemoError(f"{node} {service} {method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+    async def placements(self, node: str) -> list[dict]:
+        return (await self.call(node, "matching", "GET", "/placements?limit=500"))["items"]
+
+    async def hosted(self, node: str) -> list[dict]:
+        return (await self.call(node, "profiles", "GET", "/placements?limit=500"))["items"]
+
+    # --- the story -------------------------------------------------------------------------------
+    async def seed(self) -> None:
+        organisation_ids = {}
+        for node, organisations in demo_data.ORGANISATIONS.items():
+            for organisation in organisations:
+                created = await self.call(node, "profiles", "POST", "/organisations", organisation)
+                organisation_ids[organisation["reference"]] = created["organisation_id"]
+        for node, opportunities in demo_data.OPPORTUNITIES.items():
+            for organisation_reference, opportunity in opportunities:
+                await self.call(node, "profiles", "POST", "/opportunities",
+                                {**opportunity, "organisation_id": organisation_ids[organisation_reference]})
+        for node, volunteers in demo_data.VOLUNTEERS.items():
+            for volunteer in volunteers:
+                await self.call(node, "profiles", "POST", "/volunteers", volunteer)
+
+    async def until(self, what: str, check, live: Live, timeout: float = 120.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            live.update(await self.progress(what))
+            found = await check()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise DemoError(f"gave up waiting for: {what}")
+            await asyncio.sleep(0.5)
+
+    async def run_story(self, live: Live) -> None:
+        async def proposed():
+            counts = [sum(p["status"] == "proposed" for p in await self.placements(n)) for n in self.nodes]
+            return sum(counts) >= 5
+        await self.until("matching proposes placements across the corridor", proposed, live)
+
+        declined_one = False
+        for node in self.nodes:
+            for placement in await self.placements(node):
+                if placement["status"] != "proposed":
+                    continue
+                action = "decline" if not declined_one else "accept"
+                declined_one = True
+                await self.call(node, "matching", "POST", f"/placements/{placement['placement_id']}/{action}")
+
+        async def confirmed():
+            statuses = [p["status"] for n in self.nodes for p in await self.placements(n)]
+            return statuses.count("confirmed") >= 3 and "requested" not in statuses
+        await self.until("hosts confirm requests, contacts are disclosed", confirmed, live)
+
+        for host in self.nodes:  # hosts run the placements: start, hours approved, complete
+            for placement in await self.hosted(host):
+                if placement["status"] != "confirmed":
+                    continue
+                pid = placement["placement_id"]
+                await self.call(host, "profiles", "POST", f"/placements/{pid}/start", {"started_on": "2027-02-01"})
+                for day, hours in (("2027-02-02", "3"), ("2027-02-09", "4.5")):
+                    entry = await self.call(host, "profiles", "POST", f"/placements/{pid}/hours", {"worked_on": day, "hours": hours})
+                    await self.call(host, "profiles", "POST", f"/placements/{pid}/hours/{entry['entry_id']}/approve",
+                                    {"approved_by": "coordinator"})
+                await self.call(host, "profiles", "POST", f"/placements/{pid}/complete",
+                                {"completed_on": "2027-06-30", "skills_practised": []})
+
+        async def completed():
+            statuses = [p["status"] for n in self.nodes for p in await self.placements(n)]
+            return statuses.count("completed") >= 3
+        await self.until("placements start, hours flow back, placements complete", completed, live)
+
+        for node in self.nodes:  # home operators record an outcome six months later
+            for placement in await self.placements(node):
+                if placement["status"] == "completed":
+                    await self.call(node, "profiles", "POST", f"/volunteers/{placement['volunteer_id']}/outcomes",
+                                    {"outcome": "employed", "recorded_on": "2027-12-15",
+                                     "opportunity_id": placement["opportunity_id"], "months_after_placement": 6})
+        live.update(await self.progress("done"))
+
+    # --- what a person sees -------------------------------------------------------------------------
+    def mail_count(self, node: str) -> int:
+        folder = self.nodes[node].layout.root / "maildir"
+        return len(mailbox.Maildir(folder, create=False)) if folder.exists() else 0
+
+    async def progress(self, step: str) -> Table:
+        table = Table(title=f"demo corridor — {step}")
+        for column in ("node", "volunteers", "opportunities", "proposed", "requested", "confirmed", "completed", "hosting", "messages"):
+            table.add_column(column, justify="right")
+        for node in self.nodes:
+            try:
+                mine = await self.placements(node)
+                hosting = await self.hosted(node)
+                volunteers = (await self.call(node, "profiles", "GET", "/volunteers?limit=1"))["total"]
+                opportunities = (await self.call(node, "profiles", "GET", "/opportunities?limit=1"))["total"]
+            except (DemoError, httpx.HTTPError):
+                continue
+            count = lambda status: str(sum(p["status"] == status for p in mine))  # noqa: E731
+            table.add_row(node, str(volunteers), str(opportunities), count("proposed"), count("requested"),
+                          count("confirmed"), count("completed"), str(len(hosting)), str(self.mail_count(node)))
+        return table
+
+    async def report(self) -> None:
+        self.console.print(f"corridor report (demo threshold: counts under {DEMO_THRESHOLD} hidden; real nodes hide under 5)")
+        for node in self.nodes:
+            figures = await self.call(node, "reporting", "GET", "/indicators")
+            by_status = figures["placements_by_status_and_host_country"]
+            rows = ", ".join(f"{r}: {'hidden' if t is None else t}" for r, t in zip(by_status["rows"], by_status["row_totals"]) if t != 0)
+            self.console.print(f"[bold]{node}[/bold] placements of its volunteers — {rows or 'none'}; "
+                               f"hours {figures['hours_volunteered'] or 'hidden'}; completion rate {figures['completion_rate']}")
+        self.console.print("\nwhere to look:")
+        for node, running in self.nodes.items():
+            self.console.print(f"  {node}: messages {running.layout.root / 'maildir'} · dashboard {self.urls[node]['reporting']}/ · "
+                               f"operators' API {self.urls[node]['profiles']}/docs · logs {running.layout.logs}/")
+
+
+async def run(*, data_dir: Path, keep_running: bool, console: Console | None = None) -> int:
+    console = console or Console()
+    if (data_dir / "corridor.yaml").exists():
+        console.print(f"[yellow]{data_dir} holds an earlier demo; starting afresh in it[/yellow]")
+        import shutil
+
+        shutil.rmtree(data_dir)
+    corridor = Corridor(data_dir, console)
+    try:
+        await corridor.start()
+        await corridor.seed()
+        with Live(await corridor.progress("seeded"), console=console, refresh_per_second=4) as live:
+            await corridor.run_story(live)
+        console.print()
+        await corridor.report()
+        if keep_running:
+            console.print("\nthe corridor keeps running; Ctrl-C stops it")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        return 0
+    except DemoError as error:
+        console.print(f"[red]demo failed:[/red] {error}")
+        return 1
+    finally:
+        await corridor.stop()
+        console.print("corridor stopped")
+
+

@@ -7,7 +7,7 @@ does not change a published schema.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import StrEnum
 from typing import Annotated
 
@@ -118,6 +118,17 @@ class AgeBand(StrEnum):
     FROM_45 = "45-54"
     FROM_55 = "55+"
     UNKNOWN = "unknown"
+
+    @classmethod
+    def on(cls, birth_date: date | None, day: date) -> AgeBand:
+        """Her age band on a given day (the band, never the age, is what leaves a service)."""
+        if birth_date is None:
+            return cls.UNKNOWN
+        age = day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+        for limit, band in ((25, cls.UNDER_25), (35, cls.FROM_25), (45, cls.FROM_35), (55, cls.FROM_45)):
+            if age < limit:
+                return band
+        return cls.FROM_55
 
 
 class WorldRegion(StrEnum):

@@ -32,16 +32,6 @@ class OutcomeView(NewOutcome):
     volunteer_id: uuid.UUID
 
 
-def age_band(birth_date: date | None, on: date) -> AgeBand:
-    if birth_date is None:
-        return AgeBand.UNKNOWN
-    age = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-    for limit, band in ((25, AgeBand.UNDER_25), (35, AgeBand.FROM_25), (45, AgeBand.FROM_35), (55, AgeBand.FROM_45)):
-        if age < limit:
-            return band
-    return AgeBand.FROM_55
-
-
 async def record(uow: UnitOfWork, volunteer_id: uuid.UUID, new: NewOutcome, *, home_country: str) -> OutcomeView:
     birth_date, _origin = await volunteers.birth_date_and_origin(uow.session, volunteer_id)
     host = (await uow.session.execute(select(corridor_opportunities).where(
@@ -58,7 +48,7 @@ async def record(uow: UnitOfWork, volunteer_id: uuid.UUID, new: NewOutcome, *, h
     # settles a country → region table (see the closing note of the profiles issue).
     event = events.PlacementOutcome(
         outcome_id=outcome_id, home_country=home_country, host_country=host.host_country, host_kind=host.host_kind,
-        host_sector=host.host_sector, age_band=age_band(birth_date, new.recorded_on), outcome=new.outcome,
+        host_sector=host.host_sector, age_band=AgeBand.on(birth_date, new.recorded_on), outcome=new.outcome,
         recorded_month=f"{new.recorded_on:%Y-%m}", months_after_placement=new.months_after_placement)
     await uow.session.execute(outcomes.insert().values(
         outcome_id=str(outcome_id), volunteer_id=str(volunteer_id), outcome=new.outcome.value, recorded_on=new.recorded_on,

@@ -4,12 +4,12 @@ streams from the start gives the same rows."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, select, update
 
 from corridor_contracts import events
+from corridor_contracts.types import AgeBand
 from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
@@ -18,22 +18,12 @@ from .tables import notification_failures, opportunities, outcomes, placements, 
 RANK = {"proposed": 0, "expired": 1, "declined": 1, "confirmed": 2, "started": 3, "withdrawn": 4, "completed": 4}
 
 
-def age_band(birth: date | None, on: date) -> str:
-    if birth is None:
-        return "unknown"
-    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-    for limit, band in ((25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54")):
-        if age < limit:
-            return band
-    return "55+"
-
-
 async def on_registered(uow: UnitOfWork, incoming: Incoming) -> None:
     event: events.VolunteerRegistered = incoming.event
     p = event.profile
     await upsert(uow.session, volunteers, "volunteer_id", str(event.volunteer_id), {
         "registered_at": event.registered_at, "country": p.place.country, "origin": p.country_of_origin,
-        "age_band": age_band(p.birth_date, event.registered_at.date()), "skills": sorted(p.skills)})
+        "age_band": AgeBand.on(p.birth_date, event.registered_at.date()).value, "skills": sorted(p.skills)})
 
 
 async def on_updated(uow: UnitOfWork, incoming: Incoming) -> None:

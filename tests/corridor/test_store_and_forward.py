@@ -1,0 +1,85 @@
+"""Store-and-forward across the corridor: the hub, or the host node's nats-server, goes down while
+events are on their way; when it comes back everything arrives, nothing twice, no operator action."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats
+import pytest
+
+from corridor_contracts import Envelope, Signer, events, new_node_seed
+from corridor_runtime.streams import provision
+from harness.ledger import eventually
+from harness.samples import OPPORTUNITY_FIELDS
+
+pytestmark = pytest.mark.nats
+NODES = ("fr", "es")
+SEEDS = {node: new_node_seed() for node in NODES}
+
+
+async def _in_subjects(url: str) -> list[str]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        count = (await js.stream_info("IN")).state.messages
+        return [(await js.get_msg("IN", s)).subject for s in range(1, count + 1)]
+    finally:
+        await nc.close()
+
+
+async def _publish_from(url: str, node: str, event, target=None) -> Envelope:
+    envelope = Signer(SEEDS[node]).sign(Envelope.wrap(event, origin=node, target=target))
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().publish(f"corridor.bcast.{node}.{event.TYPE}" if target is None
+                                     else f"corridor.direct.{target}.{node}.{event.TYPE}",
+                                     envelope.encode(), headers={"Nats-Msg-Id": str(envelope.event_id)})
+    finally:
+        await nc.close()
+    return envelope
+
+
+@pytest.mark.parametrize("outage", ["hub", "host node"])
+async def test_events_sent_during_an_outage_arrive_once_when_it_ends(corridor_servers, outage):
+    hub, servers = corridor_servers(list(NODES))
+    for node, server in servers.items():
+        nc = await nats.connect(server.url)
+        await provision(nc.jetstream(), node, peers=[p for p in NODES if p != node])
+        await nc.close()
+
+    before = await _publish_from(servers["fr"].url, "fr", events.OpportunityPublished(**OPPORTUNITY_FIELDS))
+    assert await eventually(lambda: _equals(_in_subjects(servers["es"].url), ["corridor.bcast.fr.OpportunityPublished"]),
+                            timeout=60)
+
+    down = hub if outage == "hub" else servers["es"]
+    down.kill()  # SIGKILL, as a crash
+    sent = []
+    for _ in range(5):  # fr goes on working: its events wait in its own OUT stream
+        sent.append(await _publish_from(servers["fr"].url, "fr", events.OpportunityUpdated(**OPPORTUNITY_FIELDS)))
+    sent.append(await _publish_from(servers["fr"].url, "fr", events.PlacementConfirmed(
+        placement_id=OPPORTUNITY_FIELDS["opportunity_id"], opportunity_id=OPPORTUNITY_FIELDS["opportunity_id"], slots_free=0),
+        target="es"))
+    await asyncio.sleep(1.0)
+    down.start()  # same ports, same store
+
+    async def caught_up():
+        found = await _in_subjects(servers["es"].url)
+        return found if len(found) >= 7 else None
+    await eventually(caught_up, timeout=120)
+    await asyncio.sleep(2.0)  # and nothing more arrives
+    found = await _in_subjects(servers["es"].url)
+    assert found.count("corridor.bcast.fr.OpportunityUpdated") == 5 and found.count("corridor.direct.es.fr.PlacementConfirmed") == 1
+    assert len(found) == 7  # nothing twice
+    nc = await nats.connect(servers["es"].url)
+    try:
+        js = nc.jetstream()
+        ids = [json.loads((await js.get_msg("IN", s)).data)["event_id"] for s in range(1, 8)]
+    finally:
+        await nc.close()
+    assert sorted(ids) == sorted(str(e.event_id) for e in [before, *sent])
+
+
+async def _equals(awaitable, expected):
+    return await awaitable == expected

@@ -20,6 +20,8 @@ app = typer.Typer(help="Operate a node of the SMART volunteering corridor.", no_
 letters = typer.Typer(help="Dead letters: list, show, replay, discard.", no_args_is_help=True)
 app.add_typer(letters, name="dead-letters")
 streams = typer.Typer(help="The node's JetStream streams.", no_args_is_help=True)
+registry_app = typer.Typer(help="The corridor registry: partner nodes and their public keys.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
 app.add_typer(streams, name="streams")
 console = Console()
 
@@ -118,3 +120,35 @@ def provision_streams(
         raise typer.Exit(2) from None
     asyncio.run(_with_js(nats_url, lambda js: provision(js, node_id, peers)))
     console.print(f"streams of node {node_id} provisioned; IN sources from: {', '.join(peers) or 'no peers yet'}")
+
+
+@registry_app.command("add")
+def registry_add(
+    node_id: str = typer.Option(..., help="the new node's id (lowercase, also its JetStream domain)"),
+    name: str = typer.Option(..., help="the partner's display name"),
+    country: str = typer.Option(..., help="the partner's ISO country code"),
+    registry_file: Path = typer.Option(Path("deploy/corridor.yaml"), help="the registry to add it to"),
+    data_dir: Path = typer.Option(Path("var"), help="where the node keeps its keys (<data-dir>/<node-id>/)"),
+) -> None:
+    """Create a node's signing key and pseudonym secret (once, owner-only) and list it in the registry."""
+    from corridor_contracts import PartnerNode, Registry
+    from pydantic import ValidationError
+
+    from .registry_file import save_registry
+
+    public_key = node_runner.ensure_keys(node_runner.NodeLayout(data_dir, node_id))
+    try:
+        entry = PartnerNode(id=node_id, name=name, country=country, public_key=public_key, leafnode_user=node_id)
+        current = load_registry(registry_file) if registry_file.exists() else None
+        nodes = [n for n in (current.nodes if current else []) if n.id != node_id]
+        previous = next((n for n in (current.nodes if current else []) if n.id == node_id), None)
+        if previous is not None and previous.public_key != public_key:
+            console.print(f"[red]error:[/red] {registry_file} lists {node_id} with another key; remove it first to rotate keys")
+            raise typer.Exit(2)
+        registry = Registry(corridor=current.corridor if current else "smart-volunteering", nodes=[*nodes, entry])
+    except (ValidationError, ConfigError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    save_registry(registry, registry_file)
+    console.print(f"{node_id} ({name}, {country}) is in {registry_file} with key {public_key}; "
+                  f"its secrets are in {data_dir / node_id}/. Give every node the new registry.")

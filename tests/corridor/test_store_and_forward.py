@@ -83,3 +83,25 @@ async def test_events_sent_during_an_outage_arrive_once_when_it_ends(corridor_se
 
 async def _equals(awaitable, expected):
     return await awaitable == expected
+
+
+async def test_corridor_status_shows_services_and_where_events_come_from(corridor_servers):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _hub, servers = corridor_servers(list(NODES))
+    for node, server in servers.items():
+        nc = await nats.connect(server.url)
+        await provision(nc.jetstream(), node, peers=[p for p in NODES if p != node])
+        await nc.close()
+    await _publish_from(servers["fr"].url, "fr", events.OpportunityPublished(**OPPORTUNITY_FIELDS))
+    await eventually(lambda: _equals(_in_subjects(servers["es"].url), ["corridor.bcast.fr.OpportunityPublished"]), timeout=60)
+    done = await asyncio.to_thread(subprocess.run, [str(Path(sys.executable).parent / "corridor"), "status", "--node-id", "es",
+                                                    "--nats-url", servers["es"].url],
+                                   capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "node es: services" in done.stdout and "down" in done.stdout  # no service runs in this test
+    peer_rows = [line for line in done.stdout.splitlines() if line.startswith("│ fr ")]
+    assert any("corridor.bcast.fr.>" in row and "s ago" in row for row in peer_rows), done.stdout

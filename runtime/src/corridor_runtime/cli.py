@@ -152,3 +152,56 @@ def registry_add(
     save_registry(registry, registry_file)
     console.print(f"{node_id} ({name}, {country}) is in {registry_file} with key {public_key}; "
                   f"its secrets are in {data_dir / node_id}/. Give every node the new registry.")
+
+
+@app.command("status")
+def status(
+    node_id: str = typer.Option(..., envvar="CORRIDOR_NODE_ID", help="the node to look at"),
+    nats_url: str = NATS_URL,
+) -> None:
+    """Per service: up, consumer lag, outbox backlog, dead letters; per peer: how its events arrive."""
+    from .service import status_subject
+
+    async def gather():
+        nc = await nats.connect(nats_url, max_reconnect_attempts=1)
+        try:
+            services = {}
+            for service in node_runner.SERVICES:
+                try:
+                    services[service] = json.loads((await nc.request(status_subject(node_id, service), b"", timeout=2)).data)
+                except Exception:
+                    services[service] = None
+            raw = json.loads((await nc.request("$JS.API.STREAM.INFO.IN", b"", timeout=5)).data)
+            dead = json.loads((await nc.request(f"$JS.API.STREAM.INFO.{dl.STREAM}",
+                                                json.dumps({"subjects_filter": f"deadletter.{node_id}.>"}).encode(),
+                                                timeout=5)).data)
+            return services, raw.get("sources", []), dead.get("state", {}).get("subjects", {}) or {}
+        finally:
+            await nc.close()
+
+    services, sources, dead = asyncio.run(gather())
+    table = Table(title=f"node {node_id}: services")
+    for column in ("service", "state", "consumer", "stream", "lag", "unacked", "outbox backlog", "dead letters"):
+        table.add_column(column)
+    for service, answer in services.items():
+        letters = sum(count for subject, count in dead.items() if subject.split(".")[2] == service)
+        if answer is None:
+            table.add_row(service, "[red]down[/red]", "-", "-", "-", "-", "-", str(letters))
+            continue
+        consumers = answer.get("consumers") or [{}]
+        for i, consumer in enumerate(consumers):
+            table.add_row(service if i == 0 else "", "[green]up[/green]" if i == 0 else "", consumer.get("name", "-"),
+                          consumer.get("stream", "-"), str(consumer.get("pending", "-")), str(consumer.get("ack_pending", "-")),
+                          str(answer.get("outbox_backlog")) if i == 0 else "", str(letters) if i == 0 else "")
+    console.print(table)
+    peers = Table(title=f"node {node_id}: what arrives from the corridor (IN's sources)")
+    for column in ("from", "events", "lag", "last active", "error"):
+        peers.add_column(column)
+    for source in sources:
+        api = (source.get("external") or {}).get("api", "")
+        origin = api.split(".")[1] if api.startswith("$JS.") else node_id + " (itself)"
+        active = source.get("active", -1)
+        peers.add_row(origin, source.get("filter_subject", ""), str(source.get("lag", 0)),
+                      "never" if active is None or active < 0 else f"{active / 1e9:.1f} s ago",
+                      (source.get("error") or {}).get("description", ""))
+    console.print(peers)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
-import signal
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from . import demo_data
 from .nats_server import NatsServer, free_port, leaf_remote
 from .node import NodeLayout, RunningNode, ensure_keys
 from .registry_file import save_registry
+from .signals import stop_requested
 from .streams import provision
 
 
@@ -222,11 +222,7 @@ async def run(*, data_dir: Path, keep_running: bool, console: Console | None = N
         await corridor.report()
         if keep_running:
             console.print("\nthe corridor keeps running; Ctrl-C stops it")
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
+            await stop_requested().wait()
         return 0
     except DemoError as error:
         console.print(f"[red]demo failed:[/red] {error}")

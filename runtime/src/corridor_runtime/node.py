@@ -26,6 +26,7 @@ from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_
 from .nats_server import NatsServer, free_port
 from .registry_file import load_registry, save_registry
 from .service import status_subject
+from .signals import stop_requested
 from .streams import provision
 
 SERVICES = ("profiles", "matching", "notifications", "reporting")
@@ -199,11 +200,7 @@ async def run(*, data_dir: Path, node_id: str, name: str, country: str, keep_run
         console.print(f"data: {layout.root}/  (logs/, *.sqlite, nats/, corridor.yaml)")
         if healthy and keep_running:
             console.print("the node is running; Ctrl-C stops it")
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
+            await stop_requested().wait()
         return 0 if healthy else 1
     finally:
         node.stop()

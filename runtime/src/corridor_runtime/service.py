@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -20,7 +19,7 @@ import uvicorn
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from corridor_contracts import Verifier
 
@@ -31,6 +30,7 @@ from .dead_letters import DeadLetters
 from .decoding import Decoder
 from .outbox import OutboxRelay
 from .settings import NodeSettings
+from .signals import stop_requested
 from .tables import DeliveryTables
 from .unit_of_work import Emitter, UnitOfWork
 
@@ -204,10 +204,7 @@ class ServiceHost:
 
     async def run_until_stopped(self) -> None:
         """Run until SIGTERM or SIGINT, then stop cleanly."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_requested()
         await self.start()
         try:
             await stop.wait()

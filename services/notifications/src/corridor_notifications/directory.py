@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from corridor_contracts import events
 from corridor_runtime.database import upsert

@@ -117,7 +117,7 @@ async def test_the_placement_saga_on_one_node(node):
     assert {r["code"] for r in proposal["match"]["reasons"]} >= {"skill_covered", "language_fit", "same_city"}
     in_french = (await node.matching.get(f"/placements/{proposal['placement_id']}")).json()["explanation"]
     assert "Habite la même ville" in in_french and any(line.startswith("A la compétence demandée : ") for line in in_french)
-    proposed_events = await node.events("LOCAL", "PlacementProposed")
+    proposed_events = await eventually(lambda: node.events("LOCAL", "PlacementProposed"))  # published after the commit
     assert [e["payload"]["proposal_id"] for e in proposed_events] == [proposal["placement_id"]]
     assert "Habite la même ville" in proposed_events[0]["payload"]["explanation"]  # for notifications, in her language
 
@@ -170,7 +170,7 @@ async def test_the_placement_saga_on_one_node(node):
     expired = await node.placement_with(mariam["volunteer_id"], "expired")
     assert expired["opportunity_id"] == late["opportunity_id"]
     assert (await node.matching.post(f"/placements/{expired['placement_id']}/accept")).status_code == 409
-    lapsed = await node.events("LOCAL", "PlacementExpired")
+    lapsed = await eventually(lambda: node.events("LOCAL", "PlacementExpired"))  # published after the commit
     assert [(e["payload"]["placement_id"], e["payload"]["stage"]) for e in lapsed] == [(expired["placement_id"], "proposal")]
     node.deadlines.proposal = timedelta(days=7)
 
@@ -185,7 +185,10 @@ async def test_the_placement_saga_on_one_node(node):
         await uow.session.execute(update(placements).where(placements.c.placement_id == offer["placement_id"])
                                   .values(request_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
     await node.placement_with(hiba["volunteer_id"], "expired")
-    assert (await node.events("LOCAL", "PlacementExpired"))[-1]["payload"]["stage"] == "request"
+    async def request_lapsed():  # the event goes out after the commit that set the status
+        return [e for e in await node.events("LOCAL", "PlacementExpired") if e["payload"]["stage"] == "request"]
+    [lapsed_request] = await eventually(request_lapsed)
+    assert lapsed_request["payload"]["placement_id"] == offer["placement_id"]
     await node.profiles_host.start()  # back: it confirms the request it finds waiting...
     compensated = await node.placement_with(hiba["volunteer_id"], "compensated")
     assert compensated["placement_id"] == offer["placement_id"]

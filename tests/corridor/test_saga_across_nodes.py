@@ -23,6 +23,7 @@ from corridor_profiles.bootstrap import build as build_profiles
 from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
+from harness.streams import opened
 from harness.ledger import eventually
 
 pytestmark = pytest.mark.nats
@@ -66,7 +67,7 @@ class PartnerNodeUnderTest:
 async def corridor(tmp_path, corridor_servers):
     _hub, servers = corridor_servers(list(NODES))
     registry = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode(id=n, name=name, country=country, public_key=public_key_of(SEEDS[n]))
+    save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=name, country=country)
                                   for n, (name, country) in NODES.items()]), registry)
     for node, server in servers.items():
         nc = await nats.connect(server.url)
@@ -148,8 +149,10 @@ async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
         count = (await js.stream_info("IN")).state.messages
         received = [await js.get_msg("IN", s) for s in range(1, count + 1)]
         assert all(m.subject.startswith("corridor.") for m in received)
-        from_fr = [json.loads(m.data) for m in received if json.loads(m.data)["origin"] == "fr"]
-        assert {e["type"] for e in from_fr} == {"PlacementRequested", "ContactDisclosed"}
-        assert [e["type"] for e in from_fr if "Lucía" in json.dumps(e, ensure_ascii=False)] == ["ContactDisclosed"]
+        from_fr = [m for m in received if json.loads(m.data)["origin"] == "fr"]
+        assert {json.loads(m.data)["type"] for m in from_fr} == {"PlacementRequested", "ContactDisclosed"}
+        assert not any("Luc" in m.data.decode() for m in from_fr)  # as stored and as it crossed the hub: sealed
+        opened_here = [opened(m.data, SEEDS) for m in from_fr]  # as Spain's services read them
+        assert [e["type"] for e in opened_here if "Lucía" in json.dumps(e, ensure_ascii=False)] == ["ContactDisclosed"]
     finally:
         await nc.close()

@@ -44,7 +44,7 @@ def corridor_servers(tmp_path):
     started = []
 
     def start(nodes):
-        hub = hub_server(tmp_path).start()
+        hub = hub_server(tmp_path, list(nodes)).start()
         started.append(hub)
         servers = {}
         for node in nodes:

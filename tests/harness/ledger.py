@@ -58,7 +58,7 @@ class Ledger:
 def settings(tmp_path: Path, nats_url: str, database_url: str, **overrides) -> NodeSettings:
     registry_file = tmp_path / "corridor.yaml"
     if not registry_file.exists():
-        save_registry(Registry(nodes=[PartnerNode(id=NODE, name="Elan (FR)", country="FR", public_key=public_key_of(SEED))]),
+        save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id=NODE, name="Elan (FR)", country="FR")]),
                       registry_file)
     return NodeSettings(node_id=NODE, service="ledger", nats_url=nats_url, database_url=database_url,
                         data_dir=tmp_path, registry_file=registry_file, signing_seed=SEED.decode(), **overrides)

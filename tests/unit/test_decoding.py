@@ -7,12 +7,16 @@ from typing import ClassVar
 
 import pytest
 
-from corridor_contracts import CATALOGUE, Envelope, Event, Scope, Signer, Verifier, new_node_seed, public_key_of, subjects
+from corridor_contracts import (CATALOGUE, Envelope, Event, Scope, Sealer, Signer, Verifier, new_node_seed, public_key_of,
+                                sealing_key_of, subjects)
+from corridor_contracts.sealing import SealingError
 from corridor_runtime.decoding import Decoder, Poison
 from harness.samples import SAMPLES
 
-FR, ES = new_node_seed(), new_node_seed()
-DECODER = Decoder("fr", Verifier({"fr": public_key_of(FR), "es": public_key_of(ES)}))
+FR, ES, IT = new_node_seed(), new_node_seed(), new_node_seed()
+SEALING_KEYS = {"fr": sealing_key_of(FR), "es": sealing_key_of(ES), "it": sealing_key_of(IT)}
+DECODER = Decoder("fr", Verifier({"fr": public_key_of(FR), "es": public_key_of(ES)}), Sealer("fr", FR, SEALING_KEYS))
+ES_SEALER = Sealer("es", ES, SEALING_KEYS)
 
 
 def test_a_local_event_decodes_to_its_model():
@@ -22,9 +26,48 @@ def test_a_local_event_decodes_to_its_model():
     assert incoming.envelope == envelope
 
 
-def test_a_peer_event_addressed_here_decodes_when_signed_by_the_peer():
+def test_a_peer_event_addressed_here_decodes_when_sealed_for_this_node_and_signed_by_the_peer():
+    envelope = Signer(ES).sign(ES_SEALER.seal(Envelope.wrap(SAMPLES["PlacementConfirmed"], origin="es", target="fr")))
+    assert envelope.payload == {} and envelope.sealed  # the wire shows no payload
+    incoming = DECODER.decode(subjects.for_envelope(envelope, node="es"), envelope.encode())
+    assert incoming.event == SAMPLES["PlacementConfirmed"]
+    assert incoming.envelope.sealed is None and incoming.envelope.payload == SAMPLES["PlacementConfirmed"].model_dump(mode="json")
+
+
+def test_an_addressed_event_that_is_not_sealed_is_poison():
     envelope = Signer(ES).sign(Envelope.wrap(SAMPLES["PlacementConfirmed"], origin="es", target="fr"))
-    assert DECODER.decode(subjects.for_envelope(envelope, node="es"), envelope.encode()).event == SAMPLES["PlacementConfirmed"]
+    with pytest.raises(Poison, match="its payload is not sealed"):
+        DECODER.decode(subjects.for_envelope(envelope, node="es"), envelope.encode())
+
+
+def test_an_addressed_event_sealed_for_another_node_is_poison():
+    to_it = ES_SEALER.seal(Envelope.wrap(SAMPLES["PlacementConfirmed"], origin="es", target="it"))
+    relabelled = Signer(ES).sign(to_it.model_copy(update={"target": "fr", "signature": None}))
+    with pytest.raises(Poison, match="sealed for other keys, or was altered"):
+        DECODER.decode(subjects.for_envelope(relabelled, node="es"), relabelled.encode())
+
+
+def test_what_this_node_sent_a_peer_opens_here_too():
+    """Its own services follow its OUT (e.g. notifications tells the host organisation)."""
+    sent = Signer(FR).sign(Sealer("fr", FR, SEALING_KEYS).seal(Envelope.wrap(SAMPLES["PlacementConfirmed"], origin="fr", target="es")))
+    assert DECODER.decode(subjects.for_envelope(sent, node="fr"), sent.encode()).event == SAMPLES["PlacementConfirmed"]
+
+
+def test_a_third_node_cannot_open_what_two_others_exchange():
+    sent = ES_SEALER.seal(Envelope.wrap(SAMPLES["PlacementConfirmed"], origin="es", target="it"))
+    with pytest.raises(SealingError, match="between 'es' and 'it', not this node"):
+        Sealer("fr", FR, SEALING_KEYS).open(sent)
+    pretending = Sealer("it", FR, SEALING_KEYS)  # fr's key, claiming to be it
+    with pytest.raises(SealingError, match="sealed for other keys"):
+        pretending.open(sent)
+
+
+def test_a_sealed_payload_swapped_after_signing_fails_the_signature():
+    first = Signer(ES).sign(ES_SEALER.seal(Envelope.wrap(SAMPLES["PlacementConfirmed"], origin="es", target="fr")))
+    other = ES_SEALER.seal(Envelope.wrap(SAMPLES["PlacementDeclined"], origin="es", target="fr"))
+    tampered = first.model_copy(update={"sealed": other.sealed})
+    with pytest.raises(Poison, match="bad signature"):
+        DECODER.decode(subjects.for_envelope(first, node="es"), tampered.encode())
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from corridor_contracts import new_node_seed, public_key_of
+from corridor_contracts import new_node_seed, public_key_of, sealing_key_of
 from corridor_runtime.registry_file import ConfigError, load_registry
 from corridor_runtime.settings import NodeSettings
 
@@ -68,8 +68,10 @@ def test_the_seed_never_shows_in_the_settings_repr():
         ("nodes: [", "not valid YAML"),
         ("nodes: []", "nodes: List should have at least 1 item"),
         ("nodes: [{id: fr, name: Elan, country: FR, public_key: nope}]", "nodes.0.public_key"),
-        ("corridor: x\nnodes: [{id: fr, name: A, country: FR, public_key: %s}, {id: fr, name: B, country: FR, public_key: %s}]"
-         % (public_key_of(new_node_seed()), public_key_of(new_node_seed())), "node ids appear more than once: fr"),
+        ("nodes: [{id: fr, name: Elan, country: FR, public_key: %s}]" % public_key_of(new_node_seed()), "nodes.0.sealing_key: Field required"),
+        ("corridor: x\nnodes: [{id: fr, name: A, country: FR, public_key: %s, sealing_key: %s}, {id: fr, name: B, country: FR, public_key: %s, sealing_key: %s}]"
+         % (public_key_of(s1 := new_node_seed()), sealing_key_of(s1), public_key_of(s2 := new_node_seed()), sealing_key_of(s2)),
+         "node ids appear more than once: fr"),
     ],
 )
 def test_a_bad_registry_is_a_clear_error(tmp_path, text, message):

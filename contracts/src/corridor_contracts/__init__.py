@@ -1,6 +1,6 @@
 """The SMART volunteering corridor's message contracts.
 
-Depends only on pydantic, nkeys (ed25519 signatures) and pycountry (ISO codes), so a partner can
+Depends only on pydantic, nkeys and PyNaCl (ed25519 signatures, sealed boxes) and pycountry (ISO codes), so a partner can
 build a node on this package alone.
 """
 
@@ -9,6 +9,7 @@ from .catalogue import CATALOGUE, Event, Scope, UnknownEvent
 from .envelope import Envelope, canonical_bytes
 from .pseudonyms import pseudonym
 from .registry import PartnerNode, Registry
+from .sealing import Sealer, SealingError, sealing_key_of
 from .signing import SignatureError, Signer, Verifier, new_node_seed, public_key_of
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "PartnerNode",
     "Registry",
     "Scope",
+    "Sealer",
+    "SealingError",
     "SignatureError",
     "Signer",
     "UnknownEvent",
@@ -26,6 +29,7 @@ __all__ = [
     "events",
     "new_node_seed",
     "pseudonym",
+    "sealing_key_of",
     "public_key_of",
     "subjects",
 ]

@@ -34,6 +34,10 @@ class Envelope(BaseModel):
     correlation_id: uuid.UUID
     causation_id: uuid.UUID | None = None
     payload: dict[str, Any]
+    sealed: str | None = Field(
+        default=None,
+        description="addressed events: the payload as a sealed box for the target node (base64url); payload is then {}",
+    )
     signature: str | None = Field(default=None, description="base64url ed25519 signature of the canonical encoding")
 
     @classmethod

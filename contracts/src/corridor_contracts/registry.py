@@ -8,6 +8,7 @@ from typing import Annotated
 from .types import CountryCode, NodeId
 
 NodePublicKey = Annotated[str, StringConstraints(pattern=r"^N[A-Z2-7]{55}$")]
+NodeSealingKey = Annotated[str, StringConstraints(pattern=r"^X[A-Z2-7]{55}$")]
 
 
 class PartnerNode(BaseModel):
@@ -17,7 +18,17 @@ class PartnerNode(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     country: CountryCode
     public_key: NodePublicKey = Field(description="the node's nkey public key (ed25519), 'N...'")
+    sealing_key: NodeSealingKey = Field(description="the node's X25519 public key ('X...'): events addressed to it are sealed for it")
     leafnode_user: str | None = Field(default=None, description="user name on the hub's leafnode port")
+
+
+    @classmethod
+    def of_seed(cls, seed: bytes, **fields) -> PartnerNode:
+        """The entry of the node whose secret is `seed`: its public signing and sealing keys."""
+        from .sealing import sealing_key_of
+        from .signing import public_key_of
+
+        return cls(public_key=public_key_of(seed), sealing_key=sealing_key_of(seed), **fields)
 
 
 class Registry(BaseModel):
@@ -46,3 +57,6 @@ class Registry(BaseModel):
 
     def public_keys(self) -> dict[str, str]:
         return {n.id: n.public_key for n in self.nodes}
+
+    def sealing_keys(self) -> dict[str, str]:
+        return {n.id: n.sealing_key for n in self.nodes}

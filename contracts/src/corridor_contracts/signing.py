@@ -71,6 +71,10 @@ class Verifier:
     def __init__(self, public_keys: dict[str, str]) -> None:
         self._keys = {node: _verify_key(key) for node, key in public_keys.items()}
 
+    def replace(self, public_keys: dict[str, str]) -> None:
+        """Trust these keys from now on (a registry change: a partner added, removed or rotated)."""
+        self._keys = {node: _verify_key(key) for node, key in public_keys.items()}
+
     def verify(self, wire: dict[str, Any]) -> None:
         origin = wire.get("origin")
         signature = wire.get("signature")

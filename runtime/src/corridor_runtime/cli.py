@@ -136,13 +136,13 @@ def registry_add(
 
     from .registry_file import save_registry
 
-    public_key = node_runner.ensure_keys(node_runner.NodeLayout(data_dir, node_id))
+    seed = node_runner.ensure_keys(node_runner.NodeLayout(data_dir, node_id))
     try:
-        entry = PartnerNode(id=node_id, name=name, country=country, public_key=public_key, leafnode_user=node_id)
+        entry = PartnerNode.of_seed(seed, id=node_id, name=name, country=country, leafnode_user=node_id)
         current = load_registry(registry_file) if registry_file.exists() else None
         nodes = [n for n in (current.nodes if current else []) if n.id != node_id]
         previous = next((n for n in (current.nodes if current else []) if n.id == node_id), None)
-        if previous is not None and previous.public_key != public_key:
+        if previous is not None and (previous.public_key, previous.sealing_key) != (entry.public_key, entry.sealing_key):
             console.print(f"[red]error:[/red] {registry_file} lists {node_id} with another key; remove it first to rotate keys")
             raise typer.Exit(2)
         registry = Registry(corridor=current.corridor if current else "smart-volunteering", nodes=[*nodes, entry])
@@ -150,7 +150,8 @@ def registry_add(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     save_registry(registry, registry_file)
-    console.print(f"{node_id} ({name}, {country}) is in {registry_file} with key {public_key}; "
+    console.print(f"{node_id} ({name}, {country}) is in {registry_file} with signing key {entry.public_key} "
+                  f"and sealing key {entry.sealing_key}; "
                   f"its secrets are in {data_dir / node_id}/. Give every node the new registry.")
 
 

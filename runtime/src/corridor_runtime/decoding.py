@@ -2,7 +2,8 @@
 
 Poison is anything that can never succeed however often it is retried: not JSON, not an
 envelope, a subject that contradicts the envelope, a missing or bad signature on a shared event,
-an unknown type or version, a payload that breaks its schema.
+an addressed event not sealed between its two nodes, an unknown type or version, a
+payload that breaks its schema.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 
 from pydantic import ValidationError
 
-from corridor_contracts import CATALOGUE, Envelope, Scope, SignatureError, UnknownEvent, Verifier, subjects
+from corridor_contracts import CATALOGUE, Envelope, Scope, Sealer, SealingError, SignatureError, UnknownEvent, Verifier, subjects
 import corridor_contracts.events  # noqa: F401  (registers the catalogue)
 
 from .unit_of_work import Incoming
@@ -23,9 +24,10 @@ class Poison(ValueError):
 
 
 class Decoder:
-    def __init__(self, node_id: str, verifier: Verifier | None) -> None:
+    def __init__(self, node_id: str, verifier: Verifier | None, sealer: Sealer | None = None) -> None:
         self._node_id = node_id
         self._verifier = verifier
+        self._sealer = sealer
 
     def decode(self, subject: str, data: bytes) -> Incoming:
         try:
@@ -59,6 +61,13 @@ class Decoder:
                 self._verifier.verify(wire)
             except SignatureError as error:
                 raise Poison(f"bad signature: {error}") from None
+            if parts.scope is Scope.DIRECT:
+                if self._sealer is None:
+                    raise Poison("sealed: this node has no key to open addressed events")
+                try:
+                    envelope = self._sealer.open(envelope)
+                except SealingError as error:
+                    raise Poison(f"sealing: {error}") from None
 
         try:
             version, payload = CATALOGUE.upcast(envelope.type, envelope.version, envelope.payload)

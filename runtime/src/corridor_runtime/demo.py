@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import secrets
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from rich.table import Table
 from corridor_contracts import PartnerNode, Registry
 
 from . import demo_data
-from .nats_server import NatsServer, free_port, leaf_remote
+from .nats_server import LeafUser, NatsServer, free_port, leaf_remote
 from .node import NodeLayout, RunningNode, ensure_keys
 from .registry_file import save_registry
 from .signals import stop_requested
@@ -43,7 +44,9 @@ class Corridor:
         self.root = data_dir.resolve()
         self.console = console
         self.registry_file = self.root / "corridor.yaml"
-        self.hub = NatsServer(name="hub", store_dir=self.root / "hub", jetstream=False, leafnode_port=free_port())
+        # Each node has its own account on the hub, with the rights of a corridor node and no more.
+        self.hub = NatsServer(name="hub", store_dir=self.root / "hub", jetstream=False, leafnode_port=free_port(),
+                              leaf_users=[LeafUser(n, n, secrets.token_urlsafe(16), list(demo_data.NODES)) for n in demo_data.NODES])
         self.nodes: dict[str, RunningNode] = {}
         self.urls: dict[str, dict[str, str]] = {}
         self.client = httpx.AsyncClient(timeout=30)
@@ -52,13 +55,13 @@ class Corridor:
     async def start(self) -> None:
         keys = {node: ensure_keys(NodeLayout(self.root, node)) for node in demo_data.NODES}
         save_registry(Registry(corridor="smart-volunteering-demo", nodes=[
-            PartnerNode(id=node, name=info["name"], country=info["country"], public_key=keys[node])
+            PartnerNode.of_seed(keys[node], id=node, name=info["name"], country=info["country"], leafnode_user=node)
             for node, info in demo_data.NODES.items()]), self.registry_file)
         self.hub.start()
         for node in demo_data.NODES:
             layout = NodeLayout(self.root, node)
             server = NatsServer(name=node, store_dir=layout.root / "nats", domain=node,
-                                remotes=[leaf_remote(node, f"nats-leaf://127.0.0.1:{self.hub.leafnode_port}")])
+                                remotes=[leaf_remote(node, self.hub.leaf_url(node))])
             server.start()
             self.nodes[node] = RunningNode(layout, server, registry_file=self.registry_file,
                                            extra_env={"CORRIDOR_REPORTING_THRESHOLD": str(DEMO_THRESHOLD)})

@@ -56,6 +56,59 @@ class LeafRemote:
     deny_imports: list[str] = field(default_factory=list)
 
 
+def leaf_permissions(node_id: str, nodes: list[str]) -> dict:
+    """What the hub lets partner node `node_id`'s leaf connection send (publish) and receive
+    (subscribe); `nodes` are all the corridor's node ids (DESIGN.md §2).
+
+    Stream sourcing is the only traffic between nodes: a node's IN asks each peer's JetStream API
+    for a consumer on OUT with the filter in the request subject
+    (`$JS.<peer>.API.CONSUMER.CREATE.OUT.<name>.<filter>`), answers come on `$JSC.R.`, and the
+    peer's deliveries come on the asking node's own prefix `deliver.<node>.` (streams.py), which
+    the hub forwards to that node only. A node may not ask for another node's addressed events,
+    read a stream's messages or information directly, or create a consumer whose filter the hub
+    cannot see (filter in the request body). Plain corridor subjects, inboxes and anything else are
+    neither accepted from a leaf nor forwarded to it.
+
+    Subject permissions cannot tell a literal wildcard token in a filter from a node id (a filter
+    `corridor.direct.*.fr.>` passes them), so they are a first fence only: addressed payloads are
+    sealed between their two nodes (corridor_contracts.sealing), which is what keeps them unreadable.
+    The allow list is broad on `$JS.*.API.>` because the hub forwards interest subject by subject:
+    a narrower allow would stop it relaying `$JS.<peer>.API.CONSUMER.>` at all.
+    """
+    others = [n for n in nodes if n != node_id]
+    api = "$JS.*.API"
+    return {
+        "publish": {
+            "allow": [f"{api}.>", "$JSC.R.>", "deliver.*.S.>", "$JS.FC.>", "$LDS.>"],
+            "deny": [
+                f"{api}.STREAM.>", f"{api}.DIRECT.>", f"{api}.ACCOUNT.>", f"{api}.META.>", f"{api}.SERVER.>",
+                f"{api}.INFO", f"{api}.$KV.>", f"{api}.$OBJ.>",
+                f"{api}.CONSUMER.DURABLE.>", f"{api}.CONSUMER.MSG.>", f"{api}.CONSUMER.INFO.>",
+                f"{api}.CONSUMER.LIST.>", f"{api}.CONSUMER.NAMES.>", f"{api}.CONSUMER.DELETE.>",
+                f"{api}.CONSUMER.LEADER.>", f"{api}.CONSUMER.PAUSE.>", f"{api}.CONSUMER.UNPIN.>",
+                f"{api}.CONSUMER.RESET.>",
+                f"{api}.CONSUMER.CREATE.*", f"{api}.CONSUMER.CREATE.*.*",  # the filter in the body
+                *(f"{api}.CONSUMER.CREATE.{stream}.>" for stream in ("LOCAL", "IN", "DEADLETTER")),
+                *(f"{api}.CONSUMER.CREATE.OUT.*.corridor.direct.{other}.>" for other in others),
+            ],
+        },
+        "subscribe": {"allow": [f"$JS.{node_id}.API.>", "$JSC.R.>", f"deliver.{node_id}.>", "$JS.FC.>", "$LDS.>"]},
+    }
+
+
+@dataclass
+class LeafUser:
+    """A partner node's account on the hub's leafnode port (registry: leafnode_user)."""
+
+    node_id: str
+    user: str
+    password: str
+    nodes: list[str]  # every node of the corridor
+
+    def entry(self) -> dict:
+        return {"user": self.user, "password": self.password, "permissions": leaf_permissions(self.node_id, self.nodes)}
+
+
 def leaf_remote(node_id: str, hub_url: str) -> LeafRemote:
     """A node's link to the hub. Node-internal subjects never cross it, whoever subscribes to them
     on the other side: LOCAL events may carry personal data (DESIGN.md §2)."""
@@ -70,6 +123,8 @@ class NatsServer:
     port: int = field(default_factory=free_port)
     monitor_port: int = field(default_factory=free_port)
     leafnode_port: int | None = None  # set on a hub: where leaf nodes connect
+    leaf_users: list[LeafUser] = field(default_factory=list)  # on a hub: who may connect, with what rights
+    observers: dict[str, str] = field(default_factory=dict)  # on a hub: user → password, may watch every subject
     remotes: list[LeafRemote] = field(default_factory=list)
     jetstream: bool = True
     host: str = "127.0.0.1"
@@ -78,6 +133,12 @@ class NatsServer:
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    def leaf_url(self, node_id: str) -> str:
+        """Where node `node_id`'s nats-server connects to this hub, with its credentials if any."""
+        user = next((u for u in self.leaf_users if u.node_id == node_id), None)
+        credentials = f"{user.user}:{user.password}@" if user else ""
+        return f"nats-leaf://{credentials}{self.host}:{self.leafnode_port}"
 
     @property
     def config_file(self) -> Path:
@@ -100,6 +161,12 @@ class NatsServer:
             if self.domain:
                 js["domain"] = self.domain
             lines.append(f"jetstream: {json.dumps(js)}")
+        if self.leaf_users or self.observers:
+            # Leaf connections authenticate against the server's users (the leafnodes block's own
+            # users cannot carry permissions), so these also guard the hub's client port.
+            watchers = [{"user": u, "password": p, "permissions": {"publish": {"deny": [">"]}, "subscribe": {"allow": [">"]}}}
+                        for u, p in self.observers.items()]
+            lines.append(f"authorization: {json.dumps({'users': [u.entry() for u in self.leaf_users] + watchers})}")
         leafnodes: dict = {}
         if self.leafnode_port is not None:
             leafnodes["listen"] = f"{self.host}:{self.leafnode_port}"

@@ -21,7 +21,7 @@ import nats
 from rich.console import Console
 from rich.table import Table
 
-from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
+from corridor_contracts import PartnerNode, Registry, new_node_seed
 
 from .nats_server import NatsServer, free_port
 from .registry_file import load_registry, save_registry
@@ -61,8 +61,9 @@ class NodeLayout:
         return f"sqlite+aiosqlite:///{(self.root / f'{service}.sqlite').resolve()}"
 
 
-def ensure_keys(layout: NodeLayout) -> str:
-    """The node's signing seed and pseudonym secret (created once, owner-only); its public key."""
+def ensure_keys(layout: NodeLayout) -> bytes:
+    """The node's seed (its signing and sealing keys) and pseudonym secret, created once, owner-only;
+    returns the seed."""
     layout.root.mkdir(parents=True, exist_ok=True)
     if not layout.seed_file.exists():
         fd = os.open(layout.seed_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -72,18 +73,19 @@ def ensure_keys(layout: NodeLayout) -> str:
         fd = os.open(layout.pseudonym_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
-    return public_key_of(layout.seed_file.read_bytes().strip())
+    return layout.seed_file.read_bytes().strip()
 
 
 def ensure_identity(layout: NodeLayout, *, name: str, country: str) -> Registry:
     """The node's keys and a registry that lists the node."""
-    public_key = ensure_keys(layout)
+    entry = PartnerNode.of_seed(ensure_keys(layout), id=layout.node_id, name=name, country=country)
     if layout.registry_file.exists():
         registry = load_registry(layout.registry_file)
-        if registry.node(layout.node_id).public_key != public_key:
-            raise ValueError(f"{layout.registry_file}: node {layout.node_id}'s public key is not the key of {layout.seed_file}")
+        listed = registry.node(layout.node_id)
+        if (listed.public_key, listed.sealing_key) != (entry.public_key, entry.sealing_key):
+            raise ValueError(f"{layout.registry_file}: node {layout.node_id}'s keys are not the keys of {layout.seed_file}")
         return registry
-    registry = Registry(nodes=[PartnerNode(id=layout.node_id, name=name, country=country, public_key=public_key)])
+    registry = Registry(nodes=[entry])
     save_registry(registry, layout.registry_file)
     return registry
 

@@ -8,6 +8,7 @@ and emit events; consumers give handlers a unit of work of their own.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -21,7 +22,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from corridor_contracts import Verifier
+from corridor_contracts import Sealer, Verifier
 
 from .connection import connect
 from .consumer import Consumer, Subscription
@@ -29,8 +30,10 @@ from .database import Database
 from .dead_letters import DeadLetters
 from .decoding import Decoder
 from .outbox import OutboxRelay
+from .registry_file import ConfigError, load_registry
 from .settings import NodeSettings
 from .signals import stop_requested
+from .streams import provision
 from .tables import DeliveryTables
 from .unit_of_work import Emitter, UnitOfWork
 
@@ -56,7 +59,9 @@ class ServiceHost:
         self.subscriptions = list(subscriptions)
         registry = settings.registry()
         self.verifier = Verifier(registry.public_keys()) if registry else None
-        self.emitter = Emitter(settings.node_id, settings.signer())
+        seed = settings.node_seed()
+        self.sealer = Sealer(settings.node_id, seed, registry.sealing_keys()) if registry and seed else None
+        self.emitter = Emitter(settings.node_id, settings.signer(), self.sealer)
         self.db = Database(settings.resolved_database_url())
         self.sessions = async_sessionmaker(self.db.engine, expire_on_commit=False)
         self.nc: Client | None = None
@@ -75,7 +80,7 @@ class ServiceHost:
         self.js = self.nc.jetstream(timeout=10)
         self.relay = OutboxRelay(self.db, self.tables, self.js, batch_size=max(self.settings.batch_size, 100))
         dead = DeadLetters(self.js, node=self.settings.node_id, service=self.name)
-        decoder = Decoder(self.settings.node_id, self.verifier)
+        decoder = Decoder(self.settings.node_id, self.verifier, self.sealer)
         self.consumers = [
             Consumer(
                 js=self.js, sessions=self.sessions, tables=self.tables, emitter=self.emitter, decoder=decoder,
@@ -90,6 +95,9 @@ class ServiceHost:
         self._tasks.append(asyncio.create_task(self._prune_inboxes(), name=f"{self.name}-inbox-pruning"))
         self._tasks += [asyncio.create_task(self._keep_running(name, loop), name=f"{self.name}-{name}")
                         for name, loop in self._loops]
+        if self.settings.registry_file is not None:
+            self._tasks.append(asyncio.create_task(self._keep_running("registry", self._follow_registry),
+                                                   name=f"{self.name}-registry"))
         if self.http_app is not None and self.settings.http_port is not None:
             await self._serve_http()
         log.info("service started", consumers=[c.name for c in self.consumers], http=self.http_url)
@@ -97,6 +105,35 @@ class ServiceHost:
     def add_loop(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A background loop of the service (e.g. matching rounds), run from start to stop."""
         self._loops.append((name, loop))
+
+    async def _follow_registry(self) -> None:
+        """Pick up a changed registry without a restart: trust the keys it lists, seal for them, and
+        source IN from every peer it names (provisioning is idempotent, so each service may do it)."""
+        path = self.settings.registry_file
+        applied = hashlib.sha256(path.read_bytes()).hexdigest()
+        while True:
+            await asyncio.sleep(self.settings.registry_poll_seconds)
+            try:
+                content = path.read_bytes()
+            except OSError as error:
+                log.error("registry file unreadable; keeping the registry in use", file=str(path), error=str(error))
+                continue
+            digest = hashlib.sha256(content).hexdigest()
+            if digest == applied:
+                continue
+            try:
+                registry = load_registry(path)
+                peers = [p.id for p in registry.peers_of(self.settings.node_id)]
+            except (ConfigError, KeyError) as error:
+                log.error("registry change refused; keeping the registry in use", file=str(path), error=str(error))
+                applied = digest
+                continue
+            self.verifier.replace(registry.public_keys())
+            if self.sealer is not None:
+                self.sealer.sealing_keys = registry.sealing_keys()
+            await provision(self.js, self.settings.node_id, peers)
+            applied = digest
+            log.info("registry change picked up", nodes=sorted(n.id for n in registry.nodes))
 
     async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         while True:

@@ -24,6 +24,7 @@ class NodeSettings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default: a SQLite file in data_dir")
     data_dir: Path = Path("var")
     registry_file: Path | None = None
+    registry_poll_seconds: float = Field(default=10.0, gt=0, le=3600, description="how often a changed registry file is picked up")
     signing_seed_file: Path | None = None
     signing_seed: SecretStr | None = None
     pseudonym_secret_file: Path | None = Field(default=None, description="the node's secret for volunteers' pseudonyms")
@@ -71,12 +72,18 @@ class NodeSettings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.node_dir / f'{self.service}.sqlite').resolve()}"
 
-    def signer(self) -> Signer | None:
+    def node_seed(self) -> bytes | None:
+        """The node's one secret key (an nkey seed): it signs what the node shares and opens what is
+        sealed for it."""
         if self.signing_seed is not None:
-            return Signer(self.signing_seed.get_secret_value().strip().encode())
+            return self.signing_seed.get_secret_value().strip().encode()
         if self.signing_seed_file is not None:
-            return Signer(self.signing_seed_file.read_bytes().strip())
+            return self.signing_seed_file.read_bytes().strip()
         return None
+
+    def signer(self) -> Signer | None:
+        seed = self.node_seed()
+        return Signer(seed) if seed is not None else None
 
     def pseudonym_key(self) -> bytes | None:
         """The node's secret behind volunteers' pseudonyms (hex, at least 32 bytes)."""

@@ -38,7 +38,8 @@ def node_streams(node_id: str, peers: list[str], *, max_age_days: float = 90) ->
     sources = [StreamSource(name="OUT", filter_subject=f"corridor.bcast.{node_id}.>"),
                StreamSource(name="OUT", filter_subject=f"corridor.direct.{node_id}.{node_id}.>")]
     for peer in sorted(peers):
-        external = ExternalStream(api=f"$JS.{peer}.API")
+        # Deliveries come on this node's own prefix, which the hub forwards to this node only.
+        external = ExternalStream(api=f"$JS.{peer}.API", deliver=f"deliver.{node_id}")
         sources.append(StreamSource(name="OUT", filter_subject=f"corridor.bcast.{peer}.>", external=external))
         sources.append(StreamSource(name="OUT", filter_subject=f"corridor.direct.{node_id}.{peer}.>", external=external))
     return [

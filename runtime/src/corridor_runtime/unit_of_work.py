@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corridor_contracts import Envelope, Event, Scope, Signer, subjects
+from corridor_contracts import Envelope, Event, Scope, Sealer, Signer, subjects
 
 from .tables import DeliveryTables
 
@@ -30,11 +30,12 @@ class Incoming:
 
 
 class Emitter:
-    """Builds this node's outgoing envelopes: ids, correlation, signature, subject."""
+    """Builds this node's outgoing envelopes: ids, correlation, sealing, signature, subject."""
 
-    def __init__(self, node_id: str, signer: Signer | None) -> None:
+    def __init__(self, node_id: str, signer: Signer | None, sealer: Sealer | None = None) -> None:
         self.node_id = node_id
         self.signer = signer
+        self.sealer = sealer
 
     def envelope(self, event: Event, *, target: str | None = None, cause: Incoming | None = None,
                  correlation_id: UUID | None = None) -> tuple[str, Envelope]:
@@ -48,6 +49,10 @@ class Emitter:
         if event.SCOPE is not Scope.LOCAL:
             if self.signer is None:
                 raise RuntimeError(f"{event.TYPE} leaves the node and must be signed: this service has no signing key")
+            if event.SCOPE is Scope.DIRECT:
+                if self.sealer is None:
+                    raise RuntimeError(f"{event.TYPE} is addressed and must be sealed: this service has no registry")
+                envelope = self.sealer.seal(envelope)
             envelope = self.signer.sign(envelope)
         return subjects.for_envelope(envelope, node=self.node_id), envelope
 

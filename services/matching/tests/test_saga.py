@@ -26,6 +26,7 @@ from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
+from harness.streams import opened
 
 pytestmark = pytest.mark.nats
 SEED = new_node_seed()
@@ -34,7 +35,7 @@ SEED = new_node_seed()
 def settings(tmp_path, nats_url, database_url, service) -> NodeSettings:
     registry = tmp_path / "corridor.yaml"
     if not registry.exists():
-        save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan", country="FR", public_key=public_key_of(SEED))]), registry)
+        save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id="fr", name="Elan", country="FR")]), registry)
     return NodeSettings(node_id="fr", service=service, nats_url=nats_url, database_url=database_url, data_dir=tmp_path,
                         registry_file=registry, signing_seed=SEED.decode(), pseudonym_secret=secrets.token_hex(32))
 
@@ -69,7 +70,7 @@ class Node:
         for s in range(1, count + 1):
             message = await self.js.get_msg(stream, s)
             if message.subject.endswith(f".{event_type}"):
-                found.append(json.loads(message.data))
+                found.append(opened(message.data, {"fr": SEED}))
         return found
 
     async def placements(self, **filters) -> list[dict]:

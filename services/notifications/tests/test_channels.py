@@ -32,9 +32,11 @@ from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.samples import MATCH, OPPORTUNITY_FIELDS, PROFILE
+from harness.streams import shared
 
 pytestmark = pytest.mark.nats
 SEED = new_node_seed()
+IT_SEED = new_node_seed()  # a partner node fr sends placement answers to
 WEBHOOK_SECRET = secrets.token_hex(16)
 
 
@@ -88,7 +90,8 @@ async def node(tmp_path, nats_node, database_url):
     js = nc.jetstream()
     await provision(js, "fr", peers=[])
     registry = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan Interculturel", country="FR", public_key=public_key_of(SEED))]),
+    save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id="fr", name="Elan Interculturel", country="FR"),
+                                  PartnerNode.of_seed(IT_SEED, id="it", name="MateraHub", country="IT")]),
                   registry)
     started = []
 
@@ -103,7 +106,7 @@ async def node(tmp_path, nats_node, database_url):
     async def publish(event, *, origin="fr", target=None, msg_id=None):
         envelope = Envelope.wrap(event, origin=origin, target=target)
         if event.SCOPE.value != "local":
-            envelope = Signer(SEED).sign(envelope)
+            envelope = shared(envelope, {"fr": SEED, "it": IT_SEED})
         await js.publish(subjects.for_envelope(envelope, node=origin), envelope.encode(),
                          headers={"Nats-Msg-Id": msg_id or str(envelope.event_id)})
         return envelope

@@ -12,7 +12,7 @@ from profiles_support import COUNTRIES, SEEDS, profiles_settings
 @pytest.fixture
 def registry_file(tmp_path):
     path = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode(id=n, name=f"Partner {n}", country=COUNTRIES[n], public_key=public_key_of(s))
+    save_registry(Registry(nodes=[PartnerNode.of_seed(s, id=n, name=f"Partner {n}", country=COUNTRIES[n])
                                   for n, s in SEEDS.items()]), path)
     return path
 

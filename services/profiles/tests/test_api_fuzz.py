@@ -36,7 +36,7 @@ def profiles_url(request, tmp_path_factory):
         drop = lambda: asyncio.run(drop_database(admin, database_url))  # noqa: E731
     server = node_server(root, "fr").start()
     registry = root / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan", country="FR", public_key=public_key_of(SEEDS["fr"]))]),
+    save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS["fr"], id="fr", name="Elan", country="FR")]),
                   registry)
     port = free_port()
     env = {**os.environ, "CORRIDOR_NODE_ID": "fr", "CORRIDOR_NATS_URL": server.url, "CORRIDOR_DATABASE_URL": database_url,

@@ -20,7 +20,8 @@ from corridor_contracts.values import MatchSummary
 from corridor_profiles import placements
 from corridor_profiles.slots import SlotState, decide
 from corridor_runtime.unit_of_work import Incoming
-from profiles_support import opportunity, organisation, outbox_events
+from profiles_support import SEEDS, opportunity, organisation, outbox_events
+from harness.streams import opened as opened_for
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 SECRET = os.urandom(32)
@@ -49,7 +50,7 @@ async def deliver(api, event, origin="it", correlation_id=None) -> Incoming:
 
 
 async def sent_to(api, node) -> list[dict]:
-    return [json.loads(data) for subject, data in await outbox_events(api.host) if subject.startswith(f"corridor.direct.{node}.")]
+    return [opened_for(data, SEEDS) for subject, data in await outbox_events(api.host) if subject.startswith(f"corridor.direct.{node}.")]
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from corridor_profiles.bootstrap import build
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from profiles_support import SEEDS, opportunity, organisation, profiles_settings
+from harness.streams import opened, shared
 
 pytestmark = pytest.mark.nats
 NODES = ("es", "fr", "it", "cy")
@@ -43,7 +44,7 @@ async def _answers(js):
     for seq in range(1, count + 1):
         message = await js.get_msg("IN", seq)
         if message.subject.startswith("corridor.direct."):
-            found.append((message.subject, json.loads(message.data)))
+            found.append((message.subject, opened(message.data, SEEDS)))
     return found
 
 
@@ -73,7 +74,7 @@ async def test_concurrent_requests_from_several_nodes_never_overbook(tmp_path, r
                 request = events.PlacementRequested(
                     placement_id=placement_id, opportunity_id=opp["opportunity_id"],
                     volunteer=pseudonym(secret, uuid.uuid4(), "es"), match=MatchSummary(score=0.7), expires_at=expires)
-                envelope = Signer(SEEDS[node]).sign(Envelope.wrap(request, origin=node, target="es"))
+                envelope = shared(Envelope.wrap(request, origin=node, target="es"), SEEDS)
                 asked[node].add(str(placement_id))
                 outgoing.append((node, envelope))
 

@@ -25,6 +25,7 @@ from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.samples import MATCH, OPPORTUNITY_FIELDS, PROFILE
+from harness.streams import shared
 
 pytestmark = pytest.mark.nats
 SEED = new_node_seed()
@@ -34,7 +35,7 @@ START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 async def publish(js, event, *, target=None):
     envelope = Envelope.wrap(event, origin="fr", target=target)
     if event.SCOPE.value != "local":
-        envelope = Signer(SEED).sign(envelope)
+        envelope = shared(envelope, {"fr": SEED})
     await js.publish(subjects.for_envelope(envelope, node="fr"), envelope.encode(), headers={"Nats-Msg-Id": str(envelope.event_id)})
 
 
@@ -87,7 +88,7 @@ async def _known_history_live_and_rebuilt(tmp_path, nats_node, database_url, nc)
     js = nc.jetstream()
     await provision(js, "fr", peers=[])
     registry = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan", country="FR", public_key=public_key_of(SEED))]), registry)
+    save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id="fr", name="Elan", country="FR")]), registry)
     settings = NodeSettings(node_id="fr", service="reporting", nats_url=nats_node.url, database_url=database_url,
                             data_dir=tmp_path, registry_file=registry, signing_seed=SEED.decode())
     await history(js)
@@ -177,7 +178,7 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
     js = nc.jetstream()
     await provision(js, "fr", peers=[])
     registry = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode(id="fr", name="Elan", country="FR", public_key=public_key_of(SEED))]), registry)
+    save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id="fr", name="Elan", country="FR")]), registry)
     settings = NodeSettings(node_id="fr", service="reporting", nats_url=nats_node.url, database_url=database_url,
                             data_dir=tmp_path, registry_file=registry, signing_seed=SEED.decode(), http_port=free_port())
     await history(js)

@@ -45,6 +45,21 @@ def node(
     raise typer.Exit(code)
 
 
+@app.command("up")
+def up(
+    config: Path = typer.Option(..., "--config", "-c", envvar="CORRIDOR_NODE_CONFIG", help="the node's config file (TOML, see deploy/nodes/)"),
+    keep_running: bool = typer.Option(True, "--keep-running/--check", help="stay up (default), or stop after the health report"),
+) -> None:
+    """Run one real partner node from its config file: nats-server as a leaf of the hub, streams, four services."""
+    try:
+        node_config = node_runner.NodeConfig.load(config)
+        code = asyncio.run(node_runner.up(node_config, keep_running=keep_running, console=console))
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
 @app.command("demo")
 def demo(
     data_dir: Path = typer.Option(Path("var/demo"), help="where the demo corridor keeps its files (emptied first)"),

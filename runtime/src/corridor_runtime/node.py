@@ -21,10 +21,14 @@ import nats
 from rich.console import Console
 from rich.table import Table
 
-from corridor_contracts import PartnerNode, Registry, new_node_seed
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .nats_server import NatsServer, free_port
-from .registry_file import load_registry, save_registry
+from corridor_contracts import PartnerNode, Registry, new_node_seed
+from corridor_contracts.types import NodeId
+
+from .nats_server import NatsServer, free_port, leaf_remote
+from .registry_file import ConfigError, load_registry, save_registry
+from .validation import describe
 from .service import status_subject
 from .signals import stop_requested
 from .streams import provision
@@ -97,6 +101,8 @@ class RunningNode:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     registry_file: Path | None = None  # default: the node's own (a demo corridor shares one)
     extra_env: dict[str, str] = field(default_factory=dict)
+    database_url: str | None = None  # one database for the node (each service owns its tables); default SQLite files
+    http_ports: dict[str, int] = field(default_factory=dict)  # default: free ports
 
     def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
@@ -106,12 +112,12 @@ class RunningNode:
                 "CORRIDOR_NODE_ID": self.layout.node_id,
                 "CORRIDOR_SERVICE": service,
                 "CORRIDOR_NATS_URL": self.server.url,
-                "CORRIDOR_DATABASE_URL": self.layout.database_url(service),
+                "CORRIDOR_DATABASE_URL": self.database_url or self.layout.database_url(service),
                 "CORRIDOR_DATA_DIR": str(self.layout.data_dir),
                 "CORRIDOR_REGISTRY_FILE": str(self.registry_file or self.layout.registry_file),
                 "CORRIDOR_SIGNING_SEED_FILE": str(self.layout.seed_file),
                 "CORRIDOR_PSEUDONYM_SECRET_FILE": str(self.layout.pseudonym_file),
-                "CORRIDOR_HTTP_PORT": str(free_port()),  # used by the services that have an HTTP API
+                "CORRIDOR_HTTP_PORT": str(self.http_ports.get(service) or free_port()),  # for services with an HTTP API
                 **self.extra_env,
             }
             with (self.layout.logs / f"{service}.log").open("ab") as log:
@@ -172,10 +178,81 @@ def health_table(node: RunningNode, answers: dict[str, dict]) -> Table:
             str(node.processes[service].pid) if service in node.processes else "-",
             str(answer.get("outbox_backlog", "-")),
             str(len(answer.get("consumers", []))) if ok else "-",
-            f"{service}.sqlite",
+            "shared" if node.database_url else f"{service}.sqlite",
             answer.get("http") or "-",
         )
     return table
+
+
+class NodeConfig(BaseModel):
+    """One real partner node, as `corridor up --config node.toml` runs it (deploy/nodes/*.toml).
+    Relative paths are relative to the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node_id: NodeId
+    data_dir: Path = Field(description="the node's files: seed, pseudonym secret, nats store, logs, SQLite files")
+    registry_file: Path = Field(description="the corridor registry; it must list this node with its keys")
+    hub_url: str | None = Field(default=None, pattern=r"^nats-leaf://[^@/]+$", description="the hub's leafnode port, e.g. nats-leaf://hub.example.org:7422 (no credentials here)")
+    hub_password_file: Path | None = Field(default=None, description="this node's password on the hub (user: its leafnode_user)")
+    nats_host: str = "127.0.0.1"
+    nats_port: int = Field(default=4222, ge=1, le=65535)
+    database_url: str | None = Field(default=None, description="one database for the node's services, e.g. PostgreSQL; default: SQLite files")
+    http_ports: dict[str, int] = Field(default_factory=dict, description="service → port of its HTTP API")
+
+    @classmethod
+    def load(cls, path: Path) -> NodeConfig:
+        import tomllib
+
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the node config: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        try:
+            config = cls.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(f"{path}: invalid node config: {describe(error)}") from None
+        unknown = sorted(set(config.http_ports) - set(SERVICES))
+        if unknown:
+            raise ConfigError(f"{path}: http_ports names unknown services: {', '.join(unknown)} (known: {', '.join(SERVICES)})")
+        if config.hub_url and config.hub_password_file is None:
+            raise ConfigError(f"{path}: hub_url needs hub_password_file (the node's password on the hub)")
+        base = path.parent
+        return config.model_copy(update={
+            "data_dir": (base / config.data_dir).resolve(),
+            "registry_file": (base / config.registry_file).resolve(),
+            "hub_password_file": (base / config.hub_password_file).resolve() if config.hub_password_file else None,
+        })
+
+
+async def up(config: NodeConfig, *, keep_running: bool, console: Console | None = None) -> int:
+    """Run one partner node from its config: its nats-server (a leaf of the hub), streams sourced
+    from every peer in the registry, its four services."""
+    console = console or Console()
+    layout = NodeLayout(config.data_dir, config.node_id)
+    registry = load_registry(config.registry_file)
+    try:
+        listed = registry.node(config.node_id)
+    except KeyError:
+        raise ConfigError(f"{config.registry_file} does not list node {config.node_id}: run `corridor registry add` first") from None
+    own = PartnerNode.of_seed(ensure_keys(layout), id=listed.id, name=listed.name, country=listed.country)
+    if (own.public_key, own.sealing_key) != (listed.public_key, listed.sealing_key):
+        raise ConfigError(f"{config.registry_file}: node {config.node_id}'s keys are not the keys of {layout.seed_file}")
+    remotes = []
+    if config.hub_url:
+        try:
+            password = config.hub_password_file.read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"{config.hub_password_file}: cannot read the hub password: {error.strerror}") from None
+        host = config.hub_url.removeprefix("nats-leaf://")
+        remotes = [leaf_remote(config.node_id, f"nats-leaf://{listed.leafnode_user or config.node_id}:{password}@{host}")]
+    server = NatsServer(name=config.node_id, store_dir=layout.root / "nats", domain=config.node_id,
+                        host=config.nats_host, port=config.nats_port, remotes=remotes)
+    node = RunningNode(layout, server, registry_file=config.registry_file, database_url=config.database_url,
+                       http_ports=config.http_ports)
+    return await _serve(node, registry, console=console, keep_running=keep_running)
 
 
 async def run(*, data_dir: Path, node_id: str, name: str, country: str, keep_running: bool,
@@ -184,9 +261,14 @@ async def run(*, data_dir: Path, node_id: str, name: str, country: str, keep_run
     layout = NodeLayout(data_dir.resolve(), node_id)
     registry = ensure_identity(layout, name=name, country=country)
     server = NatsServer(name=node_id, store_dir=layout.root / "nats", domain=node_id, port=nats_port or free_port())
-    console.print(f"starting nats-server for node [bold]{node_id}[/bold] (JetStream domain {node_id}) on {server.url}")
+    return await _serve(RunningNode(layout, server), registry, console=console, keep_running=keep_running)
+
+
+async def _serve(node: RunningNode, registry: Registry, *, console: Console, keep_running: bool) -> int:
+    layout, server, node_id = node.layout, node.server, node.layout.node_id
+    console.print(f"starting nats-server for node [bold]{node_id}[/bold] (JetStream domain {node_id}) on {server.url}"
+                  + (" as a leaf of the hub" if server.remotes else ""))
     server.start()
-    node = RunningNode(layout, server)
     try:
         nc = await nats.connect(server.url)
         try:
@@ -199,7 +281,7 @@ async def run(*, data_dir: Path, node_id: str, name: str, country: str, keep_run
         answers = await node.health()
         console.print(health_table(node, answers))
         healthy = all("error" not in a for a in answers.values())
-        console.print(f"data: {layout.root}/  (logs/, *.sqlite, nats/, corridor.yaml)")
+        console.print(f"data: {layout.root}/  (logs/, nats/, keys" + ("" if node.database_url else ", *.sqlite") + ")")
         if healthy and keep_running:
             console.print("the node is running; Ctrl-C stops it")
             await stop_requested().wait()

@@ -126,6 +126,8 @@ def provision_streams(
     node_id: str = typer.Option(..., envvar="CORRIDOR_NODE_ID"),
     registry_file: Path = typer.Option(..., envvar="CORRIDOR_REGISTRY_FILE", help="the corridor registry (YAML)"),
     nats_url: str = NATS_URL,
+    replicas: int | None = typer.Option(None, min=1, max=5, envvar="CORRIDOR_STREAM_REPLICAS",
+                                         help="copies of each stream (3 on a 3-server node; default: 1, or as they are)"),
 ) -> None:
     """Create or update LOCAL, OUT, IN (sourced from every peer in the registry) and DEADLETTER."""
     try:
@@ -133,7 +135,7 @@ def provision_streams(
     except (ConfigError, KeyError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    asyncio.run(_with_js(nats_url, lambda js: provision(js, node_id, peers)))
+    asyncio.run(_with_js(nats_url, lambda js: provision(js, node_id, peers, replicas=replicas)))
     console.print(f"streams of node {node_id} provisioned; IN sources from: {', '.join(peers) or 'no peers yet'}")
 
 
@@ -168,6 +170,22 @@ def registry_add(
     console.print(f"{node_id} ({name}, {country}) is in {registry_file} with signing key {entry.public_key} "
                   f"and sealing key {entry.sealing_key}; "
                   f"its secrets are in {data_dir / node_id}/. Give every node the new registry.")
+
+
+@registry_app.command("hub-config")
+def registry_hub_config(
+    registry_file: Path = typer.Option(Path("deploy/corridor.yaml"), help="the corridor registry"),
+) -> None:
+    """Print the hub's nats-server config for the registry: an account per partner node, with the
+    rights of a corridor node and no more (deploy/nats/hub.conf is this output)."""
+    from .nats_server import hub_config
+
+    try:
+        registry = load_registry(registry_file)
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    typer.echo(hub_config(registry), nl=False)
 
 
 @app.command("status")

@@ -50,12 +50,18 @@ def node_streams(node_id: str, peers: list[str], *, max_age_days: float = 90) ->
     ]
 
 
-async def provision(js: JetStreamContext, node_id: str, peers: list[str]) -> None:
-    """Create the node's streams, or bring their configuration up to date (idempotent)."""
+async def provision(js: JetStreamContext, node_id: str, peers: list[str], *, replicas: int | None = None) -> None:
+    """Create the node's streams, or bring their configuration up to date (idempotent).
+
+    `replicas` (3 on a node that is a 3-server cluster) applies when given; otherwise a new stream
+    gets 1 and an existing one keeps what it has, so a service reprovisioning after a registry
+    change never scales a clustered node's streams down."""
     for config in node_streams(node_id, peers):
         try:
-            await js.stream_info(config.name)
+            current = await js.stream_info(config.name)
         except NotFoundError:
+            config.num_replicas = replicas or 1
             await js.add_stream(config)
         else:
+            config.num_replicas = replicas or current.config.num_replicas
             await js.update_stream(config)

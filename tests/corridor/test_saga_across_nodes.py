@@ -23,8 +23,9 @@ from corridor_profiles.bootstrap import build as build_profiles
 from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
-from harness.streams import opened
 from harness.ledger import eventually
+from harness.servers import observer_url
+from harness.streams import opened
 
 pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES")}
@@ -65,7 +66,14 @@ class PartnerNodeUnderTest:
 
 @pytest.fixture
 async def corridor(tmp_path, corridor_servers):
-    _hub, servers = corridor_servers(list(NODES))
+    hub, servers = corridor_servers(list(NODES))
+    # What crosses the hub, as its operator could see it: a subscriber on '>'.
+    observer = await nats.connect(observer_url(hub))
+    crossed: list = []
+
+    async def capture(msg):
+        crossed.append(msg)
+    await observer.subscribe(">", cb=capture)
     registry = tmp_path / "corridor.yaml"
     save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=name, country=country)
                                   for n, (name, country) in NODES.items()]), registry)
@@ -77,14 +85,15 @@ async def corridor(tmp_path, corridor_servers):
     try:
         for node in nodes.values():
             await node.start()
-        yield nodes, servers
+        yield nodes, servers, crossed
     finally:
+        await observer.close()
         for node in nodes.values():
             await node.stop()
 
 
 async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
-    nodes, servers = corridor
+    nodes, servers, crossed = corridor
     fr, es = nodes["fr"], nodes["es"]
 
     # Spain: a business in Seville (Spanish law lets companies host) publishes an opportunity.
@@ -156,3 +165,17 @@ async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
         assert [e["type"] for e in opened_here if "Lucía" in json.dumps(e, ensure_ascii=False)] == ["ContactDisclosed"]
     finally:
         await nc.close()
+
+    # Everything that crossed the hub during the saga: her personal data appears in none of it —
+    # not even the contact disclosure, which is sealed between France and Spain — and Spain opens
+    # that disclosure to exactly her consented contact.
+    personal = ["Lucía", "Pérez", "lucia.perez@example.org", "+33 6 11 22 33 44", "Toulouse", lucia["volunteer_id"]]
+    events = [m for m in crossed if m.data.startswith(b"{") and b'"event_id"' in m.data]
+    assert {json.loads(m.data)["type"] for m in events} >= {"OpportunityPublished", "PlacementRequested", "PlacementConfirmed",
+                                                            "ContactDisclosed", "PlacementCompleted"}
+    for msg in crossed:
+        text = msg.data.decode("utf-8", errors="replace")
+        assert not any(value in text for value in personal), (msg.subject, text[:200])
+    [disclosure] = {m.data for m in events if json.loads(m.data)["type"] == "ContactDisclosed"}
+    contact = opened(disclosure, SEEDS)["payload"]["contact"]
+    assert (contact["given_name"], contact["family_name"], contact["email"]) == ("Lucía", "Pérez", "lucia.perez@example.org")

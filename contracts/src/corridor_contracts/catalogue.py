@@ -50,6 +50,7 @@ class Catalogue:
     def __init__(self) -> None:
         self._models: dict[tuple[str, int], type[Event]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._downcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(self, cls: type[Event]) -> None:
         key = (cls.TYPE, cls.VERSION)
@@ -66,9 +67,20 @@ class Catalogue:
 
         return register
 
+    def downcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Register the function that turns a payload of `from_version` into `from_version - 1`, so
+        this node can still write to partners that read only the older version (mixed versions)."""
+
+        def register(fn: Upcaster) -> Upcaster:
+            self._downcasters[(event_type, from_version)] = fn
+            return fn
+
+        return register
+
     def unregister(self, event_type: str, version: int) -> None:
         self._models.pop((event_type, version), None)
         self._upcasters.pop((event_type, version - 1), None)
+        self._downcasters.pop((event_type, version), None)
 
     def model(self, event_type: str, version: int) -> type[Event]:
         try:
@@ -97,6 +109,16 @@ class Catalogue:
             payload = step(payload)
             version += 1
         return version, payload
+
+    def downcast(self, event_type: str, version: int, payload: dict[str, Any], to_version: int) -> dict[str, Any]:
+        """Take a payload of `version` down to `to_version`, validated against that version's model."""
+        while version > to_version:
+            step = self._downcasters.get((event_type, version))
+            if step is None:
+                raise UnknownEvent(f"no downcaster from {event_type} v{version}")
+            payload = step(payload)
+            version -= 1
+        return self.model(event_type, version).model_validate(payload).model_dump(mode="json")
 
     def __iter__(self):
         return iter(sorted(self._models.values(), key=lambda c: (c.TYPE, c.VERSION)))

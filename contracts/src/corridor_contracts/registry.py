@@ -19,6 +19,11 @@ class PartnerNode(BaseModel):
     country: CountryCode
     public_key: NodePublicKey = Field(description="the node's nkey public key (ed25519), 'N...'")
     sealing_key: NodeSealingKey = Field(description="the node's X25519 public key ('X...'): events addressed to it are sealed for it")
+    reads: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="event types this node reads only up to an older version (it has not upgraded yet): "
+                    "others write those to it in that version",
+    )
     leafnode_user: str | None = Field(default=None, description="user name on the hub's leafnode port")
 
 
@@ -57,6 +62,12 @@ class Registry(BaseModel):
 
     def public_keys(self) -> dict[str, str]:
         return {n.id: n.public_key for n in self.nodes}
+
+    def readable_version(self, event_type: str, latest: int, *, target: str | None, origin: str) -> int:
+        """The version of `event_type` to write: what the target reads, or for a broadcast what
+        every other node reads; `latest` where none is behind."""
+        readers = [self.node(target)] if target is not None else self.peers_of(origin)
+        return min([latest, *(n.reads[event_type] for n in readers if event_type in n.reads)])
 
     def sealing_keys(self) -> dict[str, str]:
         return {n.id: n.sealing_key for n in self.nodes}

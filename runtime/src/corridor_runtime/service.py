@@ -61,7 +61,7 @@ class ServiceHost:
         self.verifier = Verifier(registry.public_keys()) if registry else None
         seed = settings.node_seed()
         self.sealer = Sealer(settings.node_id, seed, registry.sealing_keys()) if registry and seed else None
-        self.emitter = Emitter(settings.node_id, settings.signer(), self.sealer)
+        self.emitter = Emitter(settings.node_id, settings.signer(), self.sealer, registry)
         self.db = Database(settings.resolved_database_url())
         self.sessions = async_sessionmaker(self.db.engine, expire_on_commit=False)
         self.nc: Client | None = None
@@ -131,6 +131,7 @@ class ServiceHost:
             self.verifier.replace(registry.public_keys())
             if self.sealer is not None:
                 self.sealer.sealing_keys = registry.sealing_keys()
+            self.emitter.registry = registry
             await provision(self.js, self.settings.node_id, peers)
             applied = digest
             log.info("registry change picked up", nodes=sorted(n.id for n in registry.nodes))

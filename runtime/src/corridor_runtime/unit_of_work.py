@@ -12,12 +12,15 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+import structlog
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corridor_contracts import Envelope, Event, Scope, Sealer, Signer, subjects
+from corridor_contracts import CATALOGUE, Envelope, Event, Registry, Scope, Sealer, Signer, UnknownEvent, subjects
 
 from .tables import DeliveryTables
+
+log = structlog.get_logger("corridor.emit")
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,18 @@ class Incoming:
 
 
 class Emitter:
-    """Builds this node's outgoing envelopes: ids, correlation, sealing, signature, subject."""
+    """Builds this node's outgoing envelopes: ids, correlation, version, sealing, signature, subject.
 
-    def __init__(self, node_id: str, signer: Signer | None, sealer: Sealer | None = None) -> None:
+    Shared events are written in the version their readers read: a partner that has not upgraded
+    yet (the registry's `reads`) gets the older version, through the catalogue's downcasters.
+    """
+
+    def __init__(self, node_id: str, signer: Signer | None, sealer: Sealer | None = None,
+                 registry: Registry | None = None) -> None:
         self.node_id = node_id
         self.signer = signer
         self.sealer = sealer
+        self.registry = registry  # replaced when the registry file changes
 
     def envelope(self, event: Event, *, target: str | None = None, cause: Incoming | None = None,
                  correlation_id: UUID | None = None) -> tuple[str, Envelope]:
@@ -47,6 +56,7 @@ class Emitter:
             causation_id=cause.envelope.event_id if cause else None,
         )
         if event.SCOPE is not Scope.LOCAL:
+            envelope = self._readable(envelope)
             if self.signer is None:
                 raise RuntimeError(f"{event.TYPE} leaves the node and must be signed: this service has no signing key")
             if event.SCOPE is Scope.DIRECT:
@@ -55,6 +65,25 @@ class Emitter:
                 envelope = self.sealer.seal(envelope)
             envelope = self.signer.sign(envelope)
         return subjects.for_envelope(envelope, node=self.node_id), envelope
+
+
+    def _readable(self, envelope: Envelope) -> Envelope:
+        if self.registry is None:
+            return envelope
+        try:
+            version = self.registry.readable_version(envelope.type, envelope.version, target=envelope.target, origin=self.node_id)
+        except KeyError:
+            return envelope  # a target the registry does not list: sealing refuses it next
+        if version == envelope.version:
+            return envelope
+        try:
+            payload = CATALOGUE.downcast(envelope.type, envelope.version, envelope.payload, version)
+        except UnknownEvent as error:
+            log.warning("a partner reads an older version and there is no way down: it will dead-letter this event "
+                        "until it upgrades (then replay it)", event_type=envelope.type, version=envelope.version,
+                        readable=version, error=str(error))
+            return envelope
+        return envelope.model_copy(update={"version": version, "payload": payload})
 
 
 class UnitOfWork:

@@ -25,31 +25,29 @@ pytestmark = pytest.mark.nats
 SEEDS = {node: new_node_seed() for node in ("fr", "es")}
 
 
-class NoticeV1(Event):
-    TYPE: ClassVar[str] = "NoticePosted"
-    VERSION: ClassVar[int] = 1
-    SCOPE: ClassVar[Scope] = Scope.BROADCAST
-    text: str
-
-
-class NoticeV2(Event):
-    TYPE: ClassVar[str] = "NoticePosted"
-    VERSION: ClassVar[int] = 2
-    SCOPE: ClassVar[Scope] = Scope.BROADCAST
-    title: str
-    text: str
-
-
 @pytest.fixture
 def notice_versions():
-    """A test-only shared event in v1 and v2, with its upcaster and downcaster."""
-    CATALOGUE.register(NoticeV1)
-    CATALOGUE.register(NoticeV2)
+    """A test-only shared event in v1 and v2 (defining them registers them), with its upcaster and
+    downcaster; all gone after the test."""
+
+    class NoticeV1(Event):
+        TYPE: ClassVar[str] = "NoticePosted"
+        VERSION: ClassVar[int] = 1
+        SCOPE: ClassVar[Scope] = Scope.BROADCAST
+        text: str
+
+    class NoticeV2(Event):
+        TYPE: ClassVar[str] = "NoticePosted"
+        VERSION: ClassVar[int] = 2
+        SCOPE: ClassVar[Scope] = Scope.BROADCAST
+        title: str
+        text: str
+
     CATALOGUE.upcaster("NoticePosted", from_version=1)(
         lambda p: {"title": p["text"].split(": ", 1)[0], "text": p["text"].split(": ", 1)[-1]})
     CATALOGUE.downcaster("NoticePosted", from_version=2)(lambda p: {"text": f"{p['title']}: {p['text']}"})
     try:
-        yield
+        yield NoticeV1, NoticeV2
     finally:
         CATALOGUE.unregister("NoticePosted", 2)
         CATALOGUE.unregister("NoticePosted", 1)
@@ -57,6 +55,7 @@ def notice_versions():
 
 async def test_a_node_on_the_older_version_and_a_node_on_the_newer_one_understand_each_other(
         notice_versions, corridor_servers, tmp_path):
+    NoticeV1, NoticeV2 = notice_versions
     _hub, servers = corridor_servers(["fr", "es"])
     registry = tmp_path / "corridor.yaml"
     save_registry(Registry(nodes=[

@@ -9,10 +9,16 @@ import json
 import nats
 import pytest
 
-from corridor_contracts import Envelope, Signer, events, new_node_seed
+from corridor_contracts import Envelope, PartnerNode, Registry, events, new_node_seed
+from corridor_runtime.consumer import Subscription
+from corridor_runtime.registry_file import save_registry
+from corridor_runtime.service import ServiceHost
+from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
+from harness import ledger
 from harness.ledger import eventually
 from harness.samples import OPPORTUNITY_FIELDS
+from harness.streams import shared
 
 pytestmark = pytest.mark.nats
 NODES = ("fr", "es")
@@ -30,7 +36,7 @@ async def _in_subjects(url: str) -> list[str]:
 
 
 async def _publish_from(url: str, node: str, event, target=None) -> Envelope:
-    envelope = Signer(SEEDS[node]).sign(Envelope.wrap(event, origin=node, target=target))
+    envelope = shared(Envelope.wrap(event, origin=node, target=target), SEEDS)
     nc = await nats.connect(url)
     try:
         await nc.jetstream().publish(f"corridor.bcast.{node}.{event.TYPE}" if target is None
@@ -41,14 +47,33 @@ async def _publish_from(url: str, node: str, event, target=None) -> Envelope:
     return envelope
 
 
+def _receiving_service(tmp_path, nats_url) -> ServiceHost:
+    """A service of Spain's that applies every event it receives from France (a ledger row each)."""
+    registry = tmp_path / "corridor.yaml"
+    save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=n, country=n.upper()) for n in NODES]), registry)
+    settings = NodeSettings(node_id="es", service="ledger", nats_url=nats_url, data_dir=tmp_path, registry_file=registry,
+                            signing_seed=SEEDS["es"].decode())
+    book = ledger.Ledger()
+    handlers = {t: book.apply for t in ("OpportunityPublished", "OpportunityUpdated", "PlacementConfirmed")}
+    return ServiceHost(settings, metadata=ledger.metadata, subscriptions=[Subscription("ledger-corridor", "IN", handlers)])
+
+
 @pytest.mark.parametrize("outage", ["hub", "host node"])
-async def test_events_sent_during_an_outage_arrive_once_when_it_ends(corridor_servers, outage):
+async def test_events_sent_during_an_outage_arrive_once_when_it_ends(corridor_servers, outage, tmp_path):
     hub, servers = corridor_servers(list(NODES))
     for node, server in servers.items():
         nc = await nats.connect(server.url)
         await provision(nc.jetstream(), node, peers=[p for p in NODES if p != node])
         await nc.close()
+    spain = _receiving_service(tmp_path, servers["es"].url)  # keeps running through the outage
+    await spain.start()
+    try:
+        await _outage(hub, servers, outage, spain)
+    finally:
+        await spain.stop()
 
+
+async def _outage(hub, servers, outage, spain):
     before = await _publish_from(servers["fr"].url, "fr", events.OpportunityPublished(**OPPORTUNITY_FIELDS))
     assert await eventually(lambda: _equals(_in_subjects(servers["es"].url), ["corridor.bcast.fr.OpportunityPublished"]),
                             timeout=60)
@@ -79,6 +104,14 @@ async def test_events_sent_during_an_outage_arrive_once_when_it_ends(corridor_se
     finally:
         await nc.close()
     assert sorted(ids) == sorted(str(e.event_id) for e in [before, *sent])
+
+    # Spain's state is what it would be without the outage: every event applied, each once.
+    expected = {str(e.event_id): 1 for e in [before, *sent]}
+
+    async def applied():
+        found = await ledger.applied(spain)
+        return found if found == expected else None
+    assert await eventually(applied, timeout=120) == expected
 
 
 async def _equals(awaitable, expected):

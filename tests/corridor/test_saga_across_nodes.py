@@ -25,11 +25,12 @@ from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.servers import observer_url
-from harness.streams import opened
+from harness.streams import opened, stream_messages
 
 pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES")}
-SEEDS = {node: new_node_seed() for node in NODES}
+THIRD = "it"  # a third partner on the hub, with its own streams, that takes no part in this placement
+SEEDS = {node: new_node_seed() for node in [*NODES, THIRD]}
 
 
 class PartnerNodeUnderTest:
@@ -66,7 +67,7 @@ class PartnerNodeUnderTest:
 
 @pytest.fixture
 async def corridor(tmp_path, corridor_servers):
-    hub, servers = corridor_servers(list(NODES))
+    hub, servers = corridor_servers([*NODES, THIRD])
     # What crosses the hub, as its operator could see it: a subscriber on '>'.
     observer = await nats.connect(observer_url(hub))
     crossed: list = []
@@ -76,10 +77,10 @@ async def corridor(tmp_path, corridor_servers):
     await observer.subscribe(">", cb=capture)
     registry = tmp_path / "corridor.yaml"
     save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=name, country=country)
-                                  for n, (name, country) in NODES.items()]), registry)
+                                  for n, (name, country) in {**NODES, THIRD: ("MateraHub", "IT")}.items()]), registry)
     for node, server in servers.items():
         nc = await nats.connect(server.url)
-        await provision(nc.jetstream(), node, peers=[p for p in NODES if p != node])
+        await provision(nc.jetstream(), node, peers=[p for p in servers if p != node])
         await nc.close()
     nodes = {node: PartnerNodeUnderTest(node, tmp_path, servers[node].url, registry) for node in NODES}
     try:
@@ -179,3 +180,13 @@ async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
     [disclosure] = {m.data for m in events if json.loads(m.data)["type"] == "ContactDisclosed"}
     contact = opened(disclosure, SEEDS)["payload"]["contact"]
     assert (contact["given_name"], contact["family_name"], contact["email"]) == ("Lucía", "Pérez", "lucia.perez@example.org")
+
+    # The third partner got the opportunity's broadcasts and nothing of the placement between
+    # France and Spain: no addressed event reached its streams.
+    nc = await nats.connect(servers[THIRD].url)
+    try:
+        third = [m.subject for m in await stream_messages(nc.jetstream(), "IN")]
+        assert "corridor.bcast.es.OpportunityPublished" in third
+        assert not [s for s in third if s.startswith("corridor.direct.")], third
+    finally:
+        await nc.close()

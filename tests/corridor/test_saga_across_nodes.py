@@ -5,6 +5,7 @@ completion flow between the nodes, each through its own services."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mailbox
 import secrets
@@ -190,3 +191,52 @@ async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
         assert not [s for s in third if s.startswith("corridor.direct.")], third
     finally:
         await nc.close()
+
+
+async def test_corridor_trace_follows_the_placement_across_both_nodes(corridor):
+    """The operator's view of one journey: `corridor trace <placement id>` asked of both nodes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    nodes, servers, _crossed = corridor
+    fr, es = nodes["fr"], nodes["es"]
+    org = (await es.profiles.post("/organisations", json={
+        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
+        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
+    await es.profiles.post("/opportunities", json={
+        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
+        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
+        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})
+    amina = (await fr.profiles.post("/volunteers", json={
+        "given_name": "Amina", "family_name": "Haddad", "email": "amina@example.org", "country_of_origin": "MA",
+        "preferred_language": "fr", "place": {"country": "FR", "city": "Toulouse", "willing_to_move": True},
+        "languages": [{"language": "es", "level": "C1"}], "skills": ["accounting.bookkeeping"],
+        "availability": {"hours_per_week": 20, "available_from": "2027-01-15"},
+        "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
+
+    async def placement(status):
+        items = (await fr.matching.get(f"/placements?volunteer_id={amina['volunteer_id']}")).json()["items"]
+        return next((p for p in items if p["status"] == status), None)
+    proposal = await eventually(lambda: placement("proposed"), timeout=90)
+    await fr.matching.post(f"/placements/{proposal['placement_id']}/accept")
+    await eventually(lambda: placement("confirmed"), timeout=90)
+
+    async def disclosed():
+        return (await es.profiles.get(f"/placements/{proposal['placement_id']}")).json().get("contact_disclosed")
+    await eventually(disclosed, timeout=60)
+
+    command = [str(Path(sys.executable).parent / "corridor"), "trace", proposal["placement_id"],
+               "--nats-url", servers["fr"].url, "--nats-url", servers["es"].url]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60,
+                                   env={**os.environ, "COLUMNS": "250"})
+    assert done.returncode == 0, done.stderr + done.stdout
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│ 20")]
+    order = [next(w for w in ("PlacementProposed", "PlacementRequested", "PlacementConfirmed", "ContactDisclosed") if w in row)
+             for row in rows if any(w in row for w in ("PlacementProposed", "PlacementRequested", "PlacementConfirmed", "ContactDisclosed"))]
+    first = [order.index(w) for w in ("PlacementProposed", "PlacementRequested", "PlacementConfirmed", "ContactDisclosed")]
+    assert first == sorted(first), order  # the journey in the order it happened
+    assert any("PlacementRequested" in row and "│ fr " in row and "OUT" in row for row in rows), done.stdout
+    assert any("PlacementRequested" in row and "│ es " in row and "IN" in row for row in rows), done.stdout
+    assert "Amina" not in done.stdout and "amina@example.org" not in done.stdout

@@ -176,3 +176,16 @@ def test_without_an_upcaster_an_older_version_is_poison(two_versions):
     envelope = Envelope.wrap(v1(minutes=135), origin="fr")
     with pytest.raises(Poison, match="no upcaster from HoursNoted v1"):
         DECODER.decode("node.fr.HoursNoted", envelope.encode())
+
+
+def test_an_event_older_than_the_replay_window_is_poison():
+    from datetime import datetime, timedelta, timezone
+
+    window = Decoder("fr", Verifier({"es": public_key_of(ES)}), replay_window=timedelta(days=90))
+    old = Signer(ES).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin="es",
+                                        occurred_at=datetime.now(timezone.utc) - timedelta(days=91)))
+    with pytest.raises(Poison, match="stale: occurred .*, before the 90-day window"):
+        window.decode(subjects.for_envelope(old, node="es"), old.encode())
+    recent = Signer(ES).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin="es",
+                                           occurred_at=datetime.now(timezone.utc) - timedelta(days=89)))
+    assert window.decode(subjects.for_envelope(recent, node="es"), recent.encode()).event == SAMPLES["OpportunityPublished"]

@@ -188,6 +188,43 @@ def registry_hub_config(
     typer.echo(hub_config(registry), nl=False)
 
 
+@app.command("trace")
+def trace(
+    correlation_id: str = typer.Argument(..., help="the journey's correlation id (a placement's is its placement id)"),
+    nats_urls: list[str] = typer.Option(["nats://127.0.0.1:4222"], "--nats-url", envvar="CORRIDOR_NATS_URL",
+                                        help="a node's nats-server; repeat for each node you can reach"),
+    logs: list[Path] = typer.Option([], "--logs", help="a service log file or a folder of *.log (repeatable)"),
+) -> None:
+    """A placement's journey across services and nodes, from the nodes' streams and the services' logs."""
+    from rich.table import Table
+
+    from . import trace as tracing
+
+    async def gather():
+        steps = []
+        for url in nats_urls:
+            nc = await nats.connect(url, max_reconnect_attempts=1)
+            try:
+                js = nc.jetstream()
+                node = next((n for n in (await js.stream_info("LOCAL")).config.subjects or [] if n.startswith("node.")), "node.?.>")
+                steps += await tracing.from_streams(js, node.split(".")[1], correlation_id)
+            finally:
+                await nc.close()
+        return steps
+
+    steps = tracing.in_order([*asyncio.run(gather()), *tracing.from_logs(logs, correlation_id)])
+    if not steps:
+        console.print(f"nothing found for {correlation_id}")
+        raise typer.Exit(1)
+    table = Table(title=f"journey {correlation_id}")
+    for column in ("occurred", "node", "where", "what", "origin → target", "detail"):
+        table.add_column(column)
+    for step in steps:
+        table.add_row(step.occurred_at, step.node, step.where, step.what,
+                      f"{step.origin} → {step.target}" if step.target else step.origin, step.detail)
+    console.print(table)
+
+
 @app.command("status")
 def status(
     node_id: str = typer.Option(..., envvar="CORRIDOR_NODE_ID", help="the node to look at"),

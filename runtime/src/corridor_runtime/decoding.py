@@ -3,12 +3,13 @@
 Poison is anything that can never succeed however often it is retried: not JSON, not an
 envelope, a subject that contradicts the envelope, a missing or bad signature on a shared event,
 an addressed event not sealed between its two nodes, an unknown type or version, a
-payload that breaks its schema.
+payload that breaks its schema, an event too old to be told from a replay.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
@@ -24,10 +25,12 @@ class Poison(ValueError):
 
 
 class Decoder:
-    def __init__(self, node_id: str, verifier: Verifier | None, sealer: Sealer | None = None) -> None:
+    def __init__(self, node_id: str, verifier: Verifier | None, sealer: Sealer | None = None,
+                 replay_window: timedelta | None = None) -> None:
         self._node_id = node_id
         self._verifier = verifier
         self._sealer = sealer
+        self._replay_window = replay_window  # the inbox's memory: an older event cannot be told from a replay
 
     def decode(self, subject: str, data: bytes) -> Incoming:
         try:
@@ -45,6 +48,9 @@ class Decoder:
         except ValidationError as error:
             raise Poison(f"envelope schema violation: {describe(error)}") from None
 
+        if self._replay_window is not None and envelope.occurred_at < datetime.now(timezone.utc) - self._replay_window:
+            raise Poison(f"stale: occurred {envelope.occurred_at:%Y-%m-%d}, before the {self._replay_window.days}-day window "
+                         "in which this node recognises an event it has already applied (a replay?)")
         if envelope.type != parts.event_type:
             raise Poison(f"subject names {parts.event_type} but the envelope is {envelope.type}")
         if parts.scope is Scope.LOCAL:

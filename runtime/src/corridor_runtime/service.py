@@ -80,7 +80,8 @@ class ServiceHost:
         self.js = self.nc.jetstream(timeout=10)
         self.relay = OutboxRelay(self.db, self.tables, self.js, batch_size=max(self.settings.batch_size, 100))
         dead = DeadLetters(self.js, node=self.settings.node_id, service=self.name)
-        decoder = Decoder(self.settings.node_id, self.verifier, self.sealer)
+        decoder = Decoder(self.settings.node_id, self.verifier, self.sealer,
+                          replay_window=timedelta(days=self.settings.inbox_retention_days))
         self.consumers = [
             Consumer(
                 js=self.js, sessions=self.sessions, tables=self.tables, emitter=self.emitter, decoder=decoder,

@@ -35,7 +35,10 @@ class NodeSettings(BaseSettings):
     log_json: bool = True
     batch_size: int = Field(default=256, ge=1, le=10_000)
     max_deliver: int = Field(default=8, ge=2, le=100, description="attempts before a failing event is dead-lettered")
-    inbox_retention_days: int = Field(default=14, ge=1)
+    inbox_retention_days: int = Field(
+        default=90, ge=1,
+        description="how long applied event ids are remembered; an event older than this is refused as a replay "
+                    "(keep it at least the streams' max age, 90 days, so nothing a stream still holds is refused)")
 
     @field_validator("log_level")
     @classmethod

@@ -240,3 +240,59 @@ async def test_corridor_trace_follows_the_placement_across_both_nodes(corridor):
     assert any("PlacementRequested" in row and "│ fr " in row and "OUT" in row for row in rows), done.stdout
     assert any("PlacementRequested" in row and "│ es " in row and "IN" in row for row in rows), done.stdout
     assert "Amina" not in done.stdout and "amina@example.org" not in done.stdout
+
+
+async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor, tmp_path):
+    """Her home node erases her; the host that received her contact erases it and sends a receipt;
+    afterwards no database of either node holds her name or contact."""
+    import sqlite3
+
+    nodes, servers, _crossed = corridor
+    fr, es = nodes["fr"], nodes["es"]
+    org = (await es.profiles.post("/organisations", json={
+        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
+        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
+    await es.profiles.post("/opportunities", json={
+        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
+        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
+        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})
+    personal = {"given_name": "Yasmina", "family_name": "Benali", "email": "yasmina.benali@example.org", "phone": "+33 7 98 76 54 32"}
+    her = (await fr.profiles.post("/volunteers", json={
+        **personal, "country_of_origin": "DZ", "preferred_language": "fr",
+        "place": {"country": "FR", "city": "Marseille", "willing_to_move": True},
+        "languages": [{"language": "es", "level": "C1"}], "skills": ["accounting.bookkeeping"],
+        "availability": {"hours_per_week": 20, "available_from": "2027-01-15"},
+        "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
+
+    async def placement(status):
+        items = (await fr.matching.get(f"/placements?volunteer_id={her['volunteer_id']}")).json()["items"]
+        return next((p for p in items if p["status"] == status), None)
+    proposal = await eventually(lambda: placement("proposed"), timeout=90)
+    await fr.matching.post(f"/placements/{proposal['placement_id']}/accept")
+
+    async def host_mailed():  # the host organisation got her contact: it is in es's delivery log
+        return [m for m in es.mail() if personal["email"] in m.get_payload()[0].get_payload(decode=True).decode()]
+    assert await eventually(host_mailed, timeout=90)
+
+    erased = await fr.profiles.delete(f"/volunteers/{her['volunteer_id']}")
+    assert erased.status_code == 200, erased.text
+
+    async def receipts():
+        found = (await fr.matching.get(f"/erasures?volunteer_id={her['volunteer_id']}")).json()
+        return found if found and all(e["receipt_at"] for e in found) else None
+    [receipt] = await eventually(receipts, timeout=90)
+    assert receipt["host_node"] == "es" and receipt["records_erased"] == 1
+    assert receipt["placement_ids"] == [proposal["placement_id"]]
+    assert (await fr.matching.get("/erasures?missing=true")).json() == []
+    assert (await es.profiles.get(f"/placements/{proposal['placement_id']}")).json()["status"] == "withdrawn"
+
+    # Every table of every service database of both nodes: none of her personal data.
+    databases = sorted(tmp_path.glob("*/*.sqlite"))
+    assert {d.parent.name for d in databases} == {"fr", "es"} and len(databases) == 6
+    for database in databases:
+        with sqlite3.connect(database) as db:
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                for row in db.execute(f'SELECT * FROM "{table}"'):
+                    text = " ".join(str(v) for v in row)
+                    found = [v for v in personal.values() if v in text]
+                    assert not found, (database.name, table, found)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from corridor_contracts.values import MatchSummary
 from corridor_runtime.service import ServiceHost
 
-from . import saga
+from . import erasure, saga
 from . import taxonomy as taxonomy_module
 from .explanations import explain
 from .rounds import Rounds
@@ -112,6 +112,12 @@ def create_app(host: ServiceHost, *, rounds: Rounds, secret: bytes, deadlines: s
             await saga.withdraw(uow, placement_id, body)
         rounds.wake()
         return await view(placement_id)
+
+    @app.get("/erasures", response_model=list[erasure.ErasureView], tags=["erasure"],
+             summary="Erasure requests sent to host nodes, and their receipts (missing=true: those not back yet)")
+    async def list_erasures(volunteer_id: uuid.UUID | None = None, missing: bool = False):
+        async with host.sessions() as session:
+            return await erasure.listing(session, volunteer_id=volunteer_id, missing=missing)
 
     @app.post("/rounds", response_model=RoundResult, tags=["rounds"], summary="Run a matching round now")
     async def run_round():

@@ -9,7 +9,7 @@ from corridor_runtime.service import ServiceHost
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
-from . import read_models, rules, saga, taxonomy
+from . import erasure, read_models, rules, saga, taxonomy
 from .api import create_app
 from .rounds import Rounds
 from .tables import metadata
@@ -27,6 +27,11 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
     host = ServiceHost(settings, metadata=metadata)
     rounds = Rounds(host, taxonomy=taxonomy.bundled(), rules=rules.bundled(), deadlines=deadlines, every=round_every)
     answers = saga.HostAnswers(secret)
+    erasures = erasure.Erasures(secret)
+
+    async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
+        await read_models.on_volunteer_erased(uow, incoming)
+        await erasures.on_volunteer_erased(uow, incoming)
 
     def then_round(handler):
         async def handle(uow: UnitOfWork, incoming: Incoming) -> None:
@@ -39,7 +44,7 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
             "VolunteerRegistered": then_round(read_models.on_volunteer_profile),
             "VolunteerUpdated": then_round(read_models.on_volunteer_profile),
             "VolunteerConsentChanged": then_round(read_models.on_consent_changed),
-            "VolunteerErased": read_models.on_volunteer_erased,
+            "VolunteerErased": on_volunteer_erased,
         }),
         Subscription("matching-corridor", "IN", {
             "OpportunityPublished": then_round(read_models.on_opportunity),
@@ -51,6 +56,7 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
             "HoursLogged": answers.on_hours,
             "PlacementCompleted": answers.on_completed,
             "PlacementWithdrawn": then_round(answers.on_withdrawn),
+            "ErasureCompleted": erasures.on_erasure_completed,
         }),
     ]
     host.add_loop("rounds", rounds.run_forever)

@@ -66,3 +66,17 @@ exclusions = Table(
     Column("opportunity_id", String(36), primary_key=True),
     Column("reason", String(24), nullable=False),
 )
+
+# Erasure across nodes (home side): one request per host node that holds data about her, and its
+# receipt. Keeps her random id (not personal once she is erased) so an operator can see what is missing.
+erasures = Table(
+    "matching_erasures",
+    metadata,
+    Column("erasure_id", String(36), primary_key=True),
+    Column("volunteer_id", String(36), nullable=False, index=True),
+    Column("host_node", String(16), nullable=False),
+    Column("placement_ids", JSON, nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("receipt_at", UtcDateTime, nullable=True),  # when the host says it erased
+    Column("records_erased", Integer, nullable=True),
+)

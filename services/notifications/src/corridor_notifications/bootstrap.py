@@ -67,6 +67,7 @@ def build(settings: NodeSettings | None = None, notify: NotificationSettings | N
             "PlacementCompleted": messages.on_answer,
             "PlacementRequested": messages.on_requested,
             "ContactDisclosed": messages.on_contact_disclosed,
+            "ErasureRequested": messages.on_erasure_requested,
         }),
         Subscription("notifications-sent", "OUT", {
             "PlacementConfirmed": messages.on_host_step,

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pycountry
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from corridor_contracts import events
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
@@ -39,7 +39,7 @@ class Messages:
         self._wake = wake
 
     async def _send(self, uow: UnitOfWork, cause: Incoming | uuid.UUID, kind: str, recipient_id: str, context: dict,
-                    translate_status: bool = False) -> None:
+                    translate_status: bool = False, placement_id: uuid.UUID | None = None) -> None:
         recipient = (await uow.session.execute(select(recipients).where(recipients.c.recipient_id == recipient_id))).first()
         if recipient is None:
             return  # erased, or not someone this node writes to
@@ -60,6 +60,7 @@ class Messages:
                 **context, "recipient_name": recipient.name, "node_name": self._node_name})
             await uow.session.execute(deliveries.insert().values(
                 delivery_id=str(uuid.uuid4()), cause_event_id=str(cause_id), recipient_id=recipient_id,
+                placement_id=str(placement_id) if placement_id else None,
                 recipient_kind=recipient.kind, channel=channel.name, kind=kind, language=rendered.language,
                 address=recipient.email, subject=rendered.subject, text=rendered.text, html=rendered.html,
                 status="pending", attempts=0, next_attempt_at=now, created_at=now))
@@ -177,6 +178,13 @@ class Messages:
             "opportunity_title": opportunity["title"],
             "volunteer_name": f"{event.contact.given_name} {event.contact.family_name}",
             "volunteer_email": event.contact.email or "", "volunteer_phone": event.contact.phone or "",
-            "volunteer_language": language.name if language else event.contact.preferred_language})
+            "volunteer_language": language.name if language else event.contact.preferred_language},
+            placement_id=event.placement_id)
+
+    async def on_erasure_requested(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        """Host side: her home node erased her; the messages that carried her contact go too."""
+        event: events.ErasureRequested = incoming.event
+        await uow.session.execute(delete(deliveries).where(
+            deliveries.c.placement_id.in_([str(p) for p in event.placement_ids]), deliveries.c.kind == "host_contact"))
 
 

@@ -46,6 +46,7 @@ deliveries = Table(
     metadata,
     Column("delivery_id", String(36), primary_key=True),
     Column("cause_event_id", String(36), nullable=False),
+    Column("placement_id", String(36), nullable=True, index=True),  # the placement it is about, if one
     Column("recipient_id", String(36), nullable=False, index=True),
     Column("recipient_kind", String(16), nullable=False),
     Column("channel", String(16), nullable=False),

@@ -21,6 +21,7 @@ def subscriptions() -> list[Subscription]:
             "PlacementRequested": placements.on_placement_requested,
             "PlacementWithdrawn": placements.on_placement_withdrawn,
             "ContactDisclosed": placements.on_contact_disclosed,
+            "ErasureRequested": placements.on_erasure_requested,
             "OpportunityPublished": opportunities.remember_corridor_opportunity,
             "OpportunityUpdated": opportunities.remember_corridor_opportunity,
         }),

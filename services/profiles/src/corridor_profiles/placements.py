@@ -9,6 +9,7 @@ node, with the journey's correlation id.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -261,3 +262,25 @@ async def withdraw(uow: UnitOfWork, placement_id: uuid.UUID, withdrawal: Withdra
     await _release(uow, row, Status.WITHDRAWN)
     _to_home(uow, row, events.PlacementWithdrawn(placement_id=placement_id, by=Side.HOST, reason=withdrawal.reason))
     return await get(uow.session, placement_id)
+
+
+async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> None:
+    """Her home node erased her: erase what this host holds about her and send the receipt.
+
+    Her consented contact goes, her pseudonym is replaced by a random one (nothing links the
+    placement to her any more), a placement still running ends and frees its slot, and this
+    service's outgoing events of those placements leave its outbox. Counts of hours and dates stay:
+    they describe the opportunity, not her."""
+    event: events.ErasureRequested = incoming.event
+    rows = (await uow.session.execute(select(host_placements).where(
+        host_placements.c.placement_id.in_([str(p) for p in event.placement_ids]),
+        host_placements.c.home_node == incoming.envelope.origin,
+        host_placements.c.volunteer == event.volunteer))).all()
+    for row in rows:
+        if row.status in (Status.CONFIRMED, Status.STARTED):
+            await _release(uow, row, Status.WITHDRAWN)
+        await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id)
+                                  .values(contact=None, volunteer=secrets.token_urlsafe(32), updated_at=_now()))
+        await uow.forget(uuid.UUID(row.correlation_id))
+    uow.emit(events.ErasureCompleted(erasure_id=event.erasure_id, volunteer=event.volunteer, erased_at=_now(),
+                                     records_erased=len(rows)), target=incoming.envelope.origin, cause=incoming)

@@ -1,0 +1,81 @@
+"""Erasure across nodes, the home side (DESIGN.md §3: ErasureRequested / ErasureCompleted).
+
+When profiles erases her (VolunteerErased), her open placements end here, this service's pending
+and past events of her placements leave its outbox, and every host node that received a request
+for her — it holds her pseudonym, and her contact if she was confirmed — is asked to erase what it
+holds. Each host answers with a receipt; `missing()` says which have not come back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+
+from corridor_contracts import events, pseudonym
+from corridor_runtime.unit_of_work import Incoming, UnitOfWork
+
+from .saga import OPEN, Status
+from .tables import erasures, placements
+
+
+class ErasureView(BaseModel):
+    erasure_id: uuid.UUID
+    volunteer_id: uuid.UUID
+    host_node: str
+    placement_ids: list[uuid.UUID]
+    requested_at: datetime
+    receipt_at: datetime | None
+    records_erased: int | None
+
+
+class Erasures:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    async def on_volunteer_erased(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        volunteer_id = str(incoming.event.volunteer_id)
+        rows = (await uow.session.execute(select(placements).where(placements.c.volunteer_id == volunteer_id))).all()
+        if not rows:
+            return
+        now = datetime.now(timezone.utc)
+        await uow.session.execute(update(placements).where(
+            placements.c.volunteer_id == volunteer_id, placements.c.status.in_([s.value for s in OPEN]))
+            .values(status=Status.WITHDRAWN.value, updated_at=now))
+        for row in rows:
+            await uow.forget(uuid.UUID(row.correlation_id))  # e.g. her contact, on its way to a host
+        by_host: dict[str, list[str]] = {}
+        for row in rows:
+            if row.request_expires_at is not None:  # a request went out: the host holds data about her
+                by_host.setdefault(row.host_node, []).append(row.placement_id)
+        for host_node, placement_ids in sorted(by_host.items()):
+            existing = (await uow.session.execute(select(erasures.c.erasure_id).where(
+                erasures.c.volunteer_id == volunteer_id, erasures.c.host_node == host_node))).first()
+            if existing is not None:
+                continue  # asked already (this event delivered again)
+            erasure_id = uuid.uuid4()
+            await uow.session.execute(erasures.insert().values(
+                erasure_id=str(erasure_id), volunteer_id=volunteer_id, host_node=host_node,
+                placement_ids=sorted(placement_ids), requested_at=now))
+            uow.emit(events.ErasureRequested(
+                erasure_id=erasure_id, volunteer=pseudonym(self._secret, uuid.UUID(volunteer_id), host_node),
+                placement_ids=[uuid.UUID(p) for p in sorted(placement_ids)]),
+                target=host_node, correlation_id=erasure_id)
+
+    async def on_erasure_completed(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        """A host's receipt; only the node that was asked can answer for itself."""
+        event: events.ErasureCompleted = incoming.event
+        await uow.session.execute(update(erasures).where(
+            erasures.c.erasure_id == str(event.erasure_id), erasures.c.host_node == incoming.envelope.origin)
+            .values(receipt_at=event.erased_at, records_erased=event.records_erased))
+
+
+async def listing(session, *, volunteer_id: uuid.UUID | None = None, missing: bool = False) -> list[ErasureView]:
+    query = select(erasures).order_by(erasures.c.requested_at, erasures.c.host_node)
+    if volunteer_id is not None:
+        query = query.where(erasures.c.volunteer_id == str(volunteer_id))
+    if missing:
+        query = query.where(erasures.c.receipt_at.is_(None))
+    return [ErasureView.model_validate(dict(row._mapping)) for row in (await session.execute(query)).all()]

@@ -95,7 +95,9 @@ async def _known_history_live_and_rebuilt(tmp_path, nats_node, database_url, nc)
     host = build(settings)
     await host.start()
     try:
-        async def caught_up():  # both consumers have applied every event of their stream
+        async def caught_up():  # IN has sourced all of OUT (asynchronously), and both consumers applied everything
+            if (await js.stream_info("IN")).state.messages < (await js.stream_info("OUT")).state.messages:
+                return False
             status = await host.status()
             return all(c.get("pending") == 0 and c.get("ack_pending") == 0 and c["processed"] > 0 for c in status["consumers"])
         await eventually(caught_up, timeout=60)
@@ -131,7 +133,7 @@ async def _known_history_live_and_rebuilt(tmp_path, nats_node, database_url, nc)
     # measured from the events (registration → confirmation) make it exact, not approximately equal.
     for _ in range(2):
         host = build(settings)
-        await rebuild(host)
+        await rebuild(host, timeout=120)  # a failure, not a hang, if it cannot finish
         again = build(settings)
         await again.db.create_tables(again.metadata)
         rebuilt = await indicators(again)
@@ -185,7 +187,9 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
     host = build(settings)
     await host.start()
     try:
-        async def caught_up():
+        async def caught_up():  # IN has sourced all of OUT (asynchronously), and both consumers applied everything
+            if (await js.stream_info("IN")).state.messages < (await js.stream_info("OUT")).state.messages:
+                return False
             status = await host.status()
             return all(c.get("pending") == 0 and c.get("ack_pending") == 0 and c["processed"] > 0 for c in status["consumers"])
         await eventually(caught_up, timeout=60)

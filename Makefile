@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROJECTS := contracts runtime services/profiles services/matching services/notifications services/reporting
 
-.PHONY: install run test test-unit test-integration schemas bench clean
+.PHONY: install run test test-unit test-integration faults schemas bench clean
 
 $(VENV)/.installed: requirements-dev.txt $(foreach p,$(PROJECTS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/python -m pytest tests/integration
+
+# The fault suite alone, with its figures; CORRIDOR_FAULT_PROFILE=long for the long profile (about 15 min).
+faults: install
+	$(BIN)/python -m pytest tests/faults -s $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/pipeline.py $(ARGS)

@@ -117,7 +117,8 @@ class RunningNode:
                 "CORRIDOR_REGISTRY_FILE": str(self.registry_file or self.layout.registry_file),
                 "CORRIDOR_SIGNING_SEED_FILE": str(self.layout.seed_file),
                 "CORRIDOR_PSEUDONYM_SECRET_FILE": str(self.layout.pseudonym_file),
-                "CORRIDOR_HTTP_PORT": str(self.http_ports.get(service) or free_port()),  # for services with an HTTP API
+                # for services with an HTTP API; kept across restarts, so its address stays the same
+                "CORRIDOR_HTTP_PORT": str(self.http_ports.setdefault(service, free_port())),
                 **self.extra_env,
             }
             with (self.layout.logs / f"{service}.log").open("ab") as log:

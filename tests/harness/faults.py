@@ -202,24 +202,40 @@ class Verdict:
 
 
 async def settle(corridor: Corridor, timeout: float) -> None:
-    """Until every outbox is empty, every IN holds all that its peers' OUT have for it, and the state
-    of every node is unchanged for five seconds."""
+    """Until every outbox is empty, every IN holds all that its peers' OUT have for it, every consumer
+    has acknowledged everything (a batch a killed process held comes back after its ack wait), and
+    the state of every node is unchanged for five seconds."""
     deadline = time.monotonic() + timeout
     last, stable_since = None, time.monotonic()
     while time.monotonic() < deadline:
-        now = (_snapshot(corridor), _backlog(corridor), await _unsourced(corridor))
+        now = (_snapshot(corridor), _backlog(corridor), await _unsourced(corridor) + await _unacknowledged(corridor))
         if now != last:
             last, stable_since = now, time.monotonic()
         elif now[1] == 0 and now[2] == 0 and time.monotonic() - stable_since > 5:
             return
         await asyncio.sleep(1.0)
     raise AssertionError(f"the corridor did not settle in {timeout:.0f}s: outbox backlog {last[1]}, "
-                         f"events not yet in their receivers' IN {last[2]}")
+                         f"events not yet sourced or acknowledged {last[2]}")
 
 
 async def _count(js, stream: str, subjects: str) -> int:
     info = await js.stream_info(stream, subjects_filter=subjects)
     return sum((info.state.subjects or {}).values())
+
+
+async def _unacknowledged(corridor: Corridor) -> int:
+    """Events the services' durable consumers have not acknowledged yet, on every node."""
+    waiting = 0
+    for node in NODES:
+        nc = await nats.connect(corridor.nodes[node].server.url, max_reconnect_attempts=1)
+        try:
+            for stream in ("LOCAL", "IN", "OUT"):
+                for consumer in await nc.jetstream().consumers_info(stream):
+                    if consumer.config.durable_name:
+                        waiting += consumer.num_pending + consumer.num_ack_pending
+        finally:
+            await nc.close()
+    return waiting
 
 
 async def _unsourced(corridor: Corridor) -> int:

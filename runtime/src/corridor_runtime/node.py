@@ -269,6 +269,7 @@ async def _serve(node: RunningNode, registry: Registry, *, console: Console, kee
     layout, server, node_id = node.layout, node.server, node.layout.node_id
     console.print(f"starting nats-server for node [bold]{node_id}[/bold] (JetStream domain {node_id}) on {server.url}"
                   + (" as a leaf of the hub" if server.remotes else ""))
+    stop = stop_requested()  # from now on SIGTERM / Ctrl-C stop the node cleanly, even while it starts
     server.start()
     try:
         nc = await nats.connect(server.url)
@@ -285,7 +286,7 @@ async def _serve(node: RunningNode, registry: Registry, *, console: Console, kee
         console.print(f"data: {layout.root}/  (logs/, nats/, keys" + ("" if node.database_url else ", *.sqlite") + ")")
         if healthy and keep_running:
             console.print("the node is running; Ctrl-C stops it")
-            await stop_requested().wait()
+            await stop.wait()
         return 0 if healthy else 1
     finally:
         node.stop()

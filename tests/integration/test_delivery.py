@@ -241,25 +241,39 @@ async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(running, js):
     assert await eventually(lambda: _applied_once(service, str(envelope.event_id)), timeout=20)
 
 
-async def test_an_operator_replays_a_dead_letter_after_the_fix(running, nats_node, js):
+@pytest.mark.parametrize("stream", ["LOCAL", "IN"])
+async def test_an_operator_replays_a_dead_letter_after_the_fix(running, nats_node, js, stream):
+    """The service that dead-lettered the event applies it again on request: a letter from LOCAL,
+    and one that came through IN (whose subject no local stream would take again)."""
     the_ledger = ledger.Ledger()
-    envelope = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    if stream == "LOCAL":
+        envelope = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    else:
+        envelope = Signer(ledger.SEED).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin=ledger.NODE))
     the_ledger.reject.add(str(envelope.event_id))
     service = await running(the_ledger)
     await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode())
     letter = (await eventually(lambda: _dead_letters(js, 1)))[0]
+    assert letter.original_stream == stream
 
     corridor = [str(Path(sys.executable).parent / "corridor"), "dead-letters"]
-    listed = subprocess.run([*corridor, "list", "--nats-url", nats_node.url], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "COLUMNS": "250"})
+
+    async def run(*args):  # the service under test answers in this event loop: do not block it
+        return await asyncio.to_thread(subprocess.run, [*corridor, *args, "--nats-url", nats_node.url],
+                                       capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "250"})
+    listed = await run("list")
     assert listed.returncode == 0, listed.stderr
     assert "1 dead letters" in listed.stdout and "rejected by the handler: this ledger refuses the event" in listed.stdout
 
+    refused = await run("replay", str(letter.sequence))  # not fixed yet: refused again, and kept
+    assert refused.returncode == 1 and "this ledger refuses the event" in refused.stdout and "stays" in refused.stdout
+    assert len(await dead_letters.read_all(js)) == 1
+
     the_ledger.reject.clear()  # the fix
-    replayed = subprocess.run([*corridor, "replay", str(letter.sequence), "--nats-url", nats_node.url],
-                              capture_output=True, text=True, timeout=60)
-    assert replayed.returncode == 0, replayed.stderr
-    assert await eventually(lambda: _applied_once(service, str(envelope.event_id)))
+    replayed = await run("replay", str(letter.sequence))
+    assert replayed.returncode == 0, replayed.stderr + replayed.stdout
+    assert f"dead letter {letter.sequence}: applied by ledger" in replayed.stdout
+    assert (await applied(service)) == {str(envelope.event_id): 1}
     assert await dead_letters.read_all(js) == []
 
 

@@ -40,7 +40,7 @@ def test_the_hub_config_is_the_one_generated_from_the_registry():
 def test_leaf_configs_keep_node_subjects_on_the_node():
     for config in [*(DEPLOY / "nats").glob("leaf-*.conf"), *(DEPLOY / "nats").glob("cluster-*.conf")]:
         node = config.stem.removeprefix("leaf-").removeprefix("cluster-").split("-")[0]
-        assert f'deny_exports: ["node.{node}.>", "deadletter.{node}.>", "status.{node}.>"]' in config.read_text()
+        assert f'deny_exports: ["node.{node}.>", "deadletter.{node}.>", "status.{node}.>", "replay.{node}.>"]' in config.read_text()
 
 
 def test_the_registry_example_lists_every_leaf():

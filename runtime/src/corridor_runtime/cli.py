@@ -110,8 +110,19 @@ def show_dead_letter(sequence: int, nats_url: str = NATS_URL) -> None:
 @letters.command("replay")
 def replay_dead_letter(sequence: int, nats_url: str = NATS_URL) -> None:
     """Publish a dead letter to its original subject again (after a fix) and remove it."""
-    subject = asyncio.run(_with_js(nats_url, lambda js: dl.replay(js, sequence)))
-    console.print(f"replayed dead letter {sequence} to {subject}")
+    async def ask():
+        nc = await nats.connect(nats_url, max_reconnect_attempts=1)
+        try:
+            return await dl.replay(nc, nc.jetstream(), sequence)
+        finally:
+            await nc.close()
+    try:
+        answer = asyncio.run(ask())
+    except dl.ReplayError as error:
+        console.print(f"[red]error:[/red] {error}; the dead letter stays")
+        raise typer.Exit(1) from None
+    state = "applied" if answer["applied"] else "already applied before (nothing changed)"
+    console.print(f"dead letter {sequence}: {state} by {answer['service']} ({answer['consumer']}); removed from the dead letters")
 
 
 @letters.command("discard")

@@ -204,9 +204,19 @@ class Consumer:
         if emitted:
             self._on_commit()
         for msg, _ in items:
-            await msg.ack()
+            if msg is not None:  # None: a dead letter applied again on an operator's request
+                await msg.ack()
         self.counters.processed += len(fresh)
         self.counters.duplicates += len(items) - len(fresh)
+
+    async def apply_again(self, subject: str, data: bytes) -> bool:
+        """Apply a dead letter of this consumer after a fix, through the same decoding, handlers and
+        inbox; True if it was applied now, False if the inbox shows it applied already. Poison and
+        handler errors propagate (the letter stays where it is)."""
+        incoming = self._decoder.decode(subject, data)
+        before = self.counters.processed
+        await self._apply([(None, incoming)])
+        return self.counters.processed > before
 
     async def _failed(self, msg: Msg, incoming: Incoming, error: Exception) -> None:
         deliveries = msg.metadata.num_delivered

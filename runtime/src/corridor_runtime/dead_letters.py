@@ -1,7 +1,9 @@
 """The dead-letter stream: poison messages and events that failed too often, with their reason.
 
 Each dead letter keeps the original bytes and headers telling where it came from, so an operator
-can list it, read why, and replay it to its original subject after a fix (or discard it).
+can list it, read why, and, after a fix, have the service that dead-lettered it apply it again (or
+discard it). Replay goes through the service (`replay.<node>.<service>`), not the original subject:
+an event that came from a peer through IN has no local stream that would take its subject again.
 """
 
 from __future__ import annotations
@@ -91,6 +93,24 @@ async def read_all(js: JetStreamContext, *, subject_filter: str = "deadletter.>"
     return found
 
 
+def replay_subject(node: str, service: str) -> str:
+    """Where a service takes requests to apply one of its dead letters again (node-internal)."""
+    return f"replay.{node}.{service}"
+
+
+def service_of(letter: DeadLetter) -> str:
+    return letter.subject.split(".")[2]
+
+
+async def fetch(js: JetStreamContext, sequence: int) -> DeadLetter:
+    stored = await js.get_msg(STREAM, sequence)
+    h = stored.headers or {}
+    return DeadLetter(sequence=sequence, subject=stored.subject, reason=h.get(REASON, ""),
+                      original_subject=h.get(ORIGINAL_SUBJECT, ""), original_stream=h.get(ORIGINAL_STREAM, ""),
+                      original_sequence=int(h.get(ORIGINAL_SEQUENCE, "0")), consumer=h.get(CONSUMER, ""),
+                      deliveries=int(h.get(DELIVERIES, "0")), time=None, data=stored.data or b"")
+
+
 def _dead_letter(msg: Msg) -> DeadLetter:
     h = msg.headers or {}
     return DeadLetter(
@@ -107,17 +127,27 @@ def _dead_letter(msg: Msg) -> DeadLetter:
     )
 
 
-async def replay(js: JetStreamContext, sequence: int) -> str:
-    """Publish a dead letter's bytes to its original subject again and remove it from the stream."""
-    stored = await js.get_msg(STREAM, sequence)
-    headers = stored.headers or {}
-    original = headers.get(ORIGINAL_SUBJECT)
-    if not original:
-        raise ValueError(f"dead letter {sequence} has no original subject")
-    await js.publish(original, stored.data or b"", headers={"Nats-Msg-Id": f"replay:{STREAM}:{sequence}"})
-    await js.delete_msg(STREAM, sequence)
-    log.info("dead letter replayed", sequence=sequence, subject=original)
-    return original
+class ReplayError(RuntimeError):
+    """The dead letter could not be applied again; it stays in the stream."""
+
+
+async def replay(nc, js: JetStreamContext, sequence: int, timeout: float = 30.0) -> dict:
+    """Ask the service that dead-lettered letter `sequence` to apply it again (it removes the letter
+    when it succeeds); its answer says whether the event was applied now or had been already."""
+    import json
+
+    import nats
+
+    letter = await fetch(js, sequence)
+    node, service = letter.subject.split(".")[1], service_of(letter)
+    try:
+        reply = await nc.request(replay_subject(node, service), json.dumps({"sequence": sequence}).encode(), timeout=timeout)
+    except nats.errors.NoRespondersError:
+        raise ReplayError(f"the {service} service of node {node} is not running: start it and replay again") from None
+    answer = json.loads(reply.data)
+    if "error" in answer:
+        raise ReplayError(f"{service} could not apply dead letter {sequence}: {answer['error']}")
+    return {"service": service, **answer}
 
 
 async def discard(js: JetStreamContext, sequence: int, *, why: str) -> None:

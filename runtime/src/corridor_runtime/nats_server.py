@@ -151,7 +151,8 @@ def hub_config(registry: Registry, *, host: str = "0.0.0.0", port: int = 4222, l
 def leaf_remote(node_id: str, hub_url: str) -> LeafRemote:
     """A node's link to the hub. Node-internal subjects never cross it, whoever subscribes to them
     on the other side: LOCAL events may carry personal data (DESIGN.md §2)."""
-    return LeafRemote(url=hub_url, deny_exports=[f"node.{node_id}.>", f"deadletter.{node_id}.>", f"status.{node_id}.>"])
+    return LeafRemote(url=hub_url, deny_exports=[f"node.{node_id}.>", f"deadletter.{node_id}.>", f"status.{node_id}.>",
+                                                 f"replay.{node_id}.>"])
 
 
 @dataclass

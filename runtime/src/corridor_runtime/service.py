@@ -27,6 +27,7 @@ from corridor_contracts import Sealer, Verifier
 from .connection import connect
 from .consumer import Consumer, Subscription
 from .database import Database
+from . import dead_letters
 from .dead_letters import DeadLetters
 from .decoding import Decoder
 from .outbox import OutboxRelay
@@ -91,6 +92,7 @@ class ServiceHost:
             for sub in self.subscriptions
         ]
         await self.nc.subscribe(status_subject(self.settings.node_id, self.name), cb=self._answer_status)
+        await self.nc.subscribe(dead_letters.replay_subject(self.settings.node_id, self.name), cb=self._answer_replay)
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
         self._tasks += [asyncio.create_task(c.run(), name=f"{self.name}-{c.name}") for c in self.consumers]
         self._tasks.append(asyncio.create_task(self._prune_inboxes(), name=f"{self.name}-inbox-pruning"))
@@ -228,6 +230,24 @@ class ServiceHost:
             body = await self.status()
         except Exception as error:
             body = {"node": self.settings.node_id, "service": self.name, "error": repr(error)}
+        await msg.respond(json.dumps(body).encode())
+
+    async def _answer_replay(self, msg) -> None:
+        """An operator's request to apply one of this service's dead letters again, after a fix."""
+        try:
+            sequence = int(json.loads(msg.data)["sequence"])
+            letter = await dead_letters.fetch(self.js, sequence)
+            consumer = next((c for c in self.consumers if c.name == letter.consumer), None)
+            if consumer is None or dead_letters.service_of(letter) != self.name:
+                raise ValueError(f"dead letter {sequence} is {letter.consumer!r}'s, not a consumer of {self.name}")
+            applied = await consumer.apply_again(letter.original_subject, letter.data)
+            await self.js.delete_msg(dead_letters.STREAM, sequence)
+            log.info("dead letter applied again", sequence=sequence, consumer=letter.consumer, applied=applied,
+                     subject=letter.original_subject)
+            body = {"sequence": sequence, "consumer": letter.consumer, "applied": applied}
+        except Exception as error:
+            log.warning("dead letter replay failed; the letter stays", error=str(error))
+            body = {"error": str(error)}
         await msg.respond(json.dumps(body).encode())
 
     async def _prune_inboxes(self) -> None:

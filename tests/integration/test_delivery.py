@@ -157,6 +157,25 @@ async def test_poison_messages_are_dead_lettered_with_their_reason_and_the_consu
     assert (await js.consumer_info("LOCAL", "ledger-local")).num_ack_pending == 0
 
 
+async def test_a_message_as_large_as_the_server_allows_is_dead_lettered_and_the_consumer_goes_on(running, js):
+    """No room for the dead letter's headers under the server's max payload: the letter keeps the
+    start, says how large the original was, and the whole message stays findable in its stream."""
+    service = await running()
+    local = subjects.local(ledger.NODE, "VolunteerRegistered")
+    huge = b'{"event_id": "' + b"x" * (js._nc.max_payload - 200) + b'"}'
+    ack = await js.publish(local, huge)
+    good = Envelope.wrap(SAMPLES["VolunteerRegistered"], origin=ledger.NODE)
+    await js.publish(local, good.encode())
+
+    assert await eventually(lambda: _applied_once(service, str(good.event_id)))
+    [letter] = await eventually(lambda: _dead_letters(js, 1))
+    assert letter.reason.startswith("envelope schema violation") or letter.reason.startswith("invalid")
+    stored = await js.get_msg(dead_letters.STREAM, letter.sequence)
+    assert stored.headers[dead_letters.TRUNCATED] == str(len(huge)) and len(stored.data) < len(huge)
+    assert (await dead_letters.fetch(js, letter.sequence)).data == huge  # the whole of it, from LOCAL seq {ack.seq}
+    assert letter.original_sequence == ack.seq
+
+
 async def _dead_letters(js, count):
     letters = await dead_letters.read_all(js)
     return letters if len(letters) >= count else None

@@ -23,6 +23,8 @@ ORIGINAL_STREAM = "Corridor-Original-Stream"
 ORIGINAL_SEQUENCE = "Corridor-Original-Sequence"
 CONSUMER = "Corridor-Consumer"
 DELIVERIES = "Corridor-Deliveries"
+TRUNCATED = "Corridor-Truncated"  # original size in bytes, when the letter keeps only the start of it
+ROOM = 8192  # bytes kept free under the server's max payload for the letter's headers
 
 log = structlog.get_logger("corridor.dead_letters")
 
@@ -65,7 +67,14 @@ class DeadLetters:
             # A crash between this publish and the ack of the original dead-letters it again: dedup.
             "Nats-Msg-Id": f"dead:{meta.stream}:{meta.sequence.stream}:{consumer}",
         }
-        await self._js.publish(subject(self._node, self._service, consumer), msg.data, headers=headers)
+        data = msg.data
+        limit = getattr(self._js, "_nc", None) and self._js._nc.max_payload
+        if limit and len(data) > limit - ROOM:
+            # No room for the headers: keep the start; the whole message stays in its own stream
+            # (original stream and sequence above), where `fetch` finds it for a replay.
+            headers[TRUNCATED] = str(len(data))
+            data = data[: limit - ROOM]
+        await self._js.publish(subject(self._node, self._service, consumer), data, headers=headers)
         self.count += 1
         log.warning("dead-lettered", reason=reason, subject=msg.subject, stream=meta.stream,
                     stream_sequence=meta.sequence.stream, consumer=consumer, deliveries=meta.num_delivered)
@@ -105,10 +114,13 @@ def service_of(letter: DeadLetter) -> str:
 async def fetch(js: JetStreamContext, sequence: int) -> DeadLetter:
     stored = await js.get_msg(STREAM, sequence)
     h = stored.headers or {}
+    data = stored.data or b""
+    if h.get(TRUNCATED):  # the whole message is in its original stream (until that stream's max age)
+        data = (await js.get_msg(h[ORIGINAL_STREAM], int(h[ORIGINAL_SEQUENCE]))).data or b""
     return DeadLetter(sequence=sequence, subject=stored.subject, reason=h.get(REASON, ""),
                       original_subject=h.get(ORIGINAL_SUBJECT, ""), original_stream=h.get(ORIGINAL_STREAM, ""),
                       original_sequence=int(h.get(ORIGINAL_SEQUENCE, "0")), consumer=h.get(CONSUMER, ""),
-                      deliveries=int(h.get(DELIVERIES, "0")), time=None, data=stored.data or b"")
+                      deliveries=int(h.get(DELIVERIES, "0")), time=None, data=data)
 
 
 def _dead_letter(msg: Msg) -> DeadLetter:

@@ -344,3 +344,21 @@ async def test_she_is_told_when_the_host_did_not_answer_in_time(node):
         return rows if rows and rows[0].status == "sent" else None
     [row] = await eventually(sent, timeout=30)
     assert row.kind == "expired" and row.subject.startswith("Pas encore de réponse de Fundación Abrazo")
+
+
+async def test_secrets_appear_in_no_log_line_and_no_table(node, capsys):
+    """The node's signing seed and the SMTP password, while a delivery fails and is retried."""
+    password = "Sm7p-" + uuid.uuid4().hex
+    host = await node.start(channels=["smtp"], smtp_port=free_port(), smtp_username="elan", smtp_password=password)
+    _, envelope = await _she_is_proposed(node)
+
+    async def failed_once():
+        rows = await _rows(host, cause_event_id=str(envelope.event_id))
+        return rows if rows and rows[0].attempts >= 1 else None
+    [row] = await eventually(failed_once, timeout=30)
+    logged = capsys.readouterr()
+    text = logged.out + logged.err + " ".join(str(v) for v in row)
+    assert "unreachable" in text  # the failure was logged and kept
+    for secret in (SEED.decode(), SEED.decode()[2:20], password):
+        assert secret not in text
+    assert password not in repr(host.settings) and SEED.decode() not in repr(host.settings)

@@ -38,7 +38,9 @@ def create_app(host: ServiceHost, *, threshold: int, metrics: NodeMetrics) -> Fa
     async def all_indicators():
         return await indicators()
 
-    @app.get("/indicators/{name}.csv", response_class=PlainTextResponse, tags=["indicators"])
+    @app.get("/indicators/{name}.csv", response_class=PlainTextResponse, tags=["indicators"],
+             responses={200: {"content": {"text/csv": {}}, "description": "the table, suppressed cells blank"},
+                        404: {"description": "no table of that name"}})
     async def one_table(name: str):
         found = (await indicators()).get(name)
         if not isinstance(found, dict) or "cells" not in found:
@@ -49,7 +51,9 @@ def create_app(host: ServiceHost, *, threshold: int, metrics: NodeMetrics) -> Fa
     async def show_dashboard():
         return HTMLResponse(dashboard.render(await indicators(), node=host.settings.node_id))
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of every service of the node")
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
+             summary="Prometheus metrics of every service of the node",
+             responses={200: {"content": {"text/plain; version=0.0.4; charset=utf-8": {}}, "description": "Prometheus text format"}})
     async def prometheus():
         return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -84,3 +84,27 @@ def test_a_bad_registry_is_a_clear_error(tmp_path, text, message):
 def test_a_missing_registry_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the registry"):
         load_registry(tmp_path / "corridor.yaml")
+
+
+def test_a_config_file_that_is_not_toml_is_a_clear_error(tmp_path, monkeypatch):
+    from corridor_runtime.registry_file import ConfigError
+
+    path = tmp_path / "node.toml"
+    path.write_text('node_id = "fr\nlog_level = 3\n')
+    monkeypatch.setenv("CORRIDOR_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=r"node.toml \(CORRIDOR_CONFIG\): not valid TOML: Illegal character"):
+        NodeSettings()
+
+
+def test_a_service_with_a_broken_config_says_so_and_exits_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "node.toml"
+    path.write_text('node_id = "fr\n')
+    done = subprocess.run([sys.executable, "-m", "corridor_reporting"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CORRIDOR_CONFIG": str(path)})
+    assert done.returncode == 2
+    assert "corridor-reporting: invalid configuration:" in done.stderr and "not valid TOML" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -6,6 +6,7 @@ The node config file is TOML, named by CORRIDOR_CONFIG; its keys are the field n
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -13,6 +14,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from corridor_contracts import Registry, Signer
 from corridor_contracts.types import NodeId
+
+from .registry_file import ConfigError
 
 
 class NodeSettings(BaseSettings):
@@ -63,7 +66,10 @@ class NodeSettings(BaseSettings):
             path = Path(config_file)
             if not path.is_file():
                 raise FileNotFoundError(f"CORRIDOR_CONFIG names {path}, which is not a file")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            except tomllib.TOMLDecodeError as error:
+                raise ConfigError(f"{path} (CORRIDOR_CONFIG): not valid TOML: {error}") from None
         return tuple(sources)
 
     @property

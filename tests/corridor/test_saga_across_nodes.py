@@ -286,6 +286,24 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
     assert (await fr.matching.get("/erasures?missing=true")).json() == []
     assert (await es.profiles.get(f"/placements/{proposal['placement_id']}")).json()["status"] == "withdrawn"
 
+    # Every stream of both nodes: her local events are erased from LOCAL, the disclosure (sealed)
+    # from France's OUT and Spain's IN.
+    async def streams_clean():
+        leftovers = []
+        for node in ("fr", "es"):
+            nc = await nats.connect(servers[node].url)
+            try:
+                for stream in ("LOCAL", "OUT", "IN", "DEADLETTER"):
+                    for m in await stream_messages(nc.jetstream(), stream):
+                        text = m.data.decode("utf-8", errors="replace")
+                        if any(v in text for v in personal.values()) or (
+                                m.subject.endswith("ContactDisclosed") and proposal["placement_id"] in text):
+                            leftovers.append((node, stream, m.subject))
+            finally:
+                await nc.close()
+        return leftovers
+    assert await eventually(lambda: _empty(streams_clean()), timeout=60), await streams_clean()
+
     # Every table of every service database of both nodes: none of her personal data.
     databases = sorted(tmp_path.glob("*/*.sqlite"))
     assert {d.parent.name for d in databases} == {"fr", "es"} and len(databases) == 6
@@ -296,3 +314,7 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
                     text = " ".join(str(v) for v in row)
                     found = [v for v in personal.values() if v in text]
                     assert not found, (database.name, table, found)
+
+
+async def _empty(awaitable):
+    return not await awaitable

@@ -6,13 +6,21 @@ from __future__ import annotations
 import json
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from corridor_contracts import Envelope, Sealer, Signer, sealing_key_of
 
 
 async def stream_messages(js: JetStreamContext, stream: str):
-    count = (await js.stream_info(stream)).state.messages
-    return [await js.get_msg(stream, seq) for seq in range(1, count + 1)]
+    """Every message a stream holds, in order (erased ones leave gaps in the sequence)."""
+    state = (await js.stream_info(stream)).state
+    found = []
+    for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
+        try:
+            found.append(await js.get_msg(stream, seq))
+        except NotFoundError:
+            continue
+    return found
 
 
 def _sealer(node: str, seeds: dict[str, bytes]) -> Sealer:

@@ -14,16 +14,12 @@ from corridor_profiles.bootstrap import build
 from corridor_profiles.tables import corridor_opportunities
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
+from harness.streams import stream_messages
 from profiles_support import SEEDS, opportunity, organisation, profiles_settings, volunteer
 
 pytestmark = pytest.mark.nats
 PERSONAL = ("Amina", "Haddad", "amina.haddad@example.org", "+33 6 12 34 56 78", "1991-04-03", "FR-2026-0042",
             "Lucía Romero", "lucia@abrazo.example.es")
-
-
-async def stream_messages(js, stream):
-    count = (await js.stream_info(stream)).state.messages
-    return [await js.get_msg(stream, seq) for seq in range(1, count + 1)]
 
 
 async def test_each_action_emits_its_events_with_the_right_subject_and_scope(tmp_path, registry_file, database_url, nats_node):
@@ -45,14 +41,19 @@ async def test_each_action_emits_its_events_with_the_right_subject_and_scope(tmp
             assert (await api.put(f"/opportunities/{opp['opportunity_id']}", json=body)).status_code == 200
             await api.post(f"/opportunities/{opp['opportunity_id']}/close", json={"reason": "withdrawn"})
             # Erasure deletes her events still waiting in the outbox (they carry her data): let them go first.
-            await eventually(lambda: _at_least(stream_messages(js, "LOCAL"), 4))
+            before = await eventually(lambda: _at_least(stream_messages(js, "LOCAL"), 4))
+            assert [m.subject for m in before] == [
+                "node.fr.VolunteerRegistered", "node.fr.VolunteerUpdated", "node.fr.VolunteerConsentChanged",
+                "node.fr.OrganisationRegistered"]
+            assert "Amina" in before[0].data.decode()  # personal data goes to LOCAL, which never leaves the node
             await api.delete(f"/volunteers/{her['volunteer_id']}")
 
-        local = await eventually(lambda: _at_least(stream_messages(js, "LOCAL"), 5))
+        async def erased_from_local():  # her events are erased from the stream too, only the erasure stays
+            found = await stream_messages(js, "LOCAL")
+            return found if [m.subject for m in found] == ["node.fr.OrganisationRegistered", "node.fr.VolunteerErased"] else None
+        local = await eventually(erased_from_local)
+        assert not [v for m in local for v in PERSONAL[:6] if v in m.data.decode()]  # hers (the organisation's contact stays)
         shared = await eventually(lambda: _at_least(stream_messages(js, "OUT"), 3))
-        assert [m.subject for m in local] == [
-            "node.fr.VolunteerRegistered", "node.fr.VolunteerUpdated", "node.fr.VolunteerConsentChanged",
-            "node.fr.OrganisationRegistered", "node.fr.VolunteerErased"]
         assert [m.subject for m in shared] == [
             "corridor.bcast.fr.OpportunityPublished", "corridor.bcast.fr.OpportunityUpdated", "corridor.bcast.fr.OpportunityClosed"]
 
@@ -65,7 +66,6 @@ async def test_each_action_emits_its_events_with_the_right_subject_and_scope(tmp
             assert leaked == [], (message.subject, leaked)
         assert json.loads(shared[1].data)["payload"]["slots_free"] == 4
         assert json.loads(shared[2].data)["payload"] == {"opportunity_id": opp["opportunity_id"], "reason": "withdrawn", "slots_free": 4}
-        assert "Amina" in local[0].data.decode()  # personal data goes to LOCAL, which never leaves the node
 
         async def remembered():  # its own broadcasts come back through IN, as a peer's would
             async with host.sessions() as session:

@@ -27,7 +27,7 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
     host = ServiceHost(settings, metadata=metadata)
     rounds = Rounds(host, taxonomy=taxonomy.bundled(), rules=rules.bundled(), deadlines=deadlines, every=round_every)
     answers = saga.HostAnswers(secret)
-    erasures = erasure.Erasures(secret)
+    erasures = erasure.Erasures(secret, host)
 
     async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
         await read_models.on_volunteer_erased(uow, incoming)

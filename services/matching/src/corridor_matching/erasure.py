@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from corridor_contracts import events, pseudonym
+from corridor_runtime.purge import purge
+from corridor_runtime.service import ServiceHost
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .saga import OPEN, Status
@@ -32,8 +34,9 @@ class ErasureView(BaseModel):
 
 
 class Erasures:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, host: ServiceHost | None = None) -> None:
         self._secret = secret
+        self._host = host  # its NATS connection purges what this node sent about her from OUT
 
     async def on_volunteer_erased(self, uow: UnitOfWork, incoming: Incoming) -> None:
         volunteer_id = str(incoming.event.volunteer_id)
@@ -46,6 +49,9 @@ class Erasures:
             .values(status=Status.WITHDRAWN.value, updated_at=now))
         for row in rows:
             await uow.forget(uuid.UUID(row.correlation_id))  # e.g. her contact, on its way to a host
+        if self._host is not None:  # and the disclosures already sent, kept sealed in OUT until its max age
+            await purge(self._host.js, "OUT", subjects=[f"corridor.direct.*.{self._host.settings.node_id}.ContactDisclosed"],
+                        correlation_ids={row.correlation_id for row in rows})
         by_host: dict[str, list[str]] = {}
         for row in rows:
             if row.request_expires_at is not None:  # a request went out: the host holds data about her

@@ -264,13 +264,13 @@ async def withdraw(uow: UnitOfWork, placement_id: uuid.UUID, withdrawal: Withdra
     return await get(uow.session, placement_id)
 
 
-async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> None:
+async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> set[str]:
     """Her home node erased her: erase what this host holds about her and send the receipt.
 
     Her consented contact goes, her pseudonym is replaced by a random one (nothing links the
     placement to her any more), a placement still running ends and frees its slot, and this
     service's outgoing events of those placements leave its outbox. Counts of hours and dates stay:
-    they describe the opportunity, not her."""
+    they describe the opportunity, not her. Returns the journeys' correlation ids."""
     event: events.ErasureRequested = incoming.event
     rows = (await uow.session.execute(select(host_placements).where(
         host_placements.c.placement_id.in_([str(p) for p in event.placement_ids]),
@@ -284,3 +284,4 @@ async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> None:
         await uow.forget(uuid.UUID(row.correlation_id))
     uow.emit(events.ErasureCompleted(erasure_id=event.erasure_id, volunteer=event.volunteer, erased_at=_now(),
                                      records_erased=len(rows)), target=incoming.envelope.origin, cause=incoming)
+    return {row.correlation_id for row in rows}  # the journeys whose messages the stream may still hold

@@ -176,3 +176,20 @@ async def test_her_events_not_yet_sent_when_she_is_erased_never_leave_the_outbox
     her = (await api.post("/volunteers", json=volunteer())).json()  # no relay runs here: nothing is sent
     await api.delete(f"/volunteers/{her['volunteer_id']}")
     assert [json.loads(data)["type"] for _, data in await outbox_events(api.host)] == ["VolunteerErased"]
+
+
+async def test_text_with_a_nul_character_is_refused_not_a_server_error(api):
+    """PostgreSQL cannot store NUL in text (schemathesis found the 500); both databases refuse it alike."""
+    body = organisation()
+    body["name"] = "Maison\u0000des aînés"
+    response = await api.post("/organisations", json=body)
+    assert response.status_code == 422 and "NUL" in response.text
+    body["name"] = "Maison \\u0000 des aînés"  # a backslash and 'u0000' as text: fine
+    assert (await api.post("/organisations", json=body)).status_code == 201
+
+
+async def test_text_that_is_not_valid_unicode_is_refused_not_a_server_error(api):
+    body = '{"name": "Maison \\ud800 des a\\u00eenes", "kind": "ngo", "sector": "care", "country": "FR", "city": "Lyon", ' \
+           '"contact": {"name": "Claire", "email": "claire@example.org", "preferred_language": "fr"}}'
+    response = await api.post("/organisations", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text

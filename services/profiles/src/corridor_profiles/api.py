@@ -7,6 +7,9 @@ can send produces a 500.
 
 from __future__ import annotations
 
+import json
+import re
+
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Generic, TypeVar
@@ -47,12 +50,35 @@ def _problem(status: int, message: str, *, field: str | None = None, kind: str =
     return JSONResponse(status_code=status, content={"detail": [{"loc": loc, "msg": message, "type": kind}]})
 
 
+# A JSON \u0000 escape not itself escaped: a NUL character, which no text field may hold (PostgreSQL
+# cannot store it, SQLite would, so refusing it keeps both the same).
+NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+SURROGATE = re.compile(rb"\\ud[89a-f]", re.IGNORECASE)  # a surrogate escape: valid only as a pair
+
+
 class BodyLimit(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return _problem(413, f"the request body is larger than {MAX_BODY} bytes", kind="too_large")
+        if request.method in ("POST", "PUT", "PATCH"):
+            body = await request.body()
+            if NUL.search(body):
+                return _problem(422, "text may not contain NUL characters (\\u0000)", kind="nul_character")
+            if SURROGATE.search(body) and not _valid_unicode(body):
+                return _problem(422, "text must be valid Unicode (a \\ud800-\\udfff escape without its pair)",
+                                kind="invalid_unicode")
         return await call_next(request)
+
+
+def _valid_unicode(body: bytes) -> bool:
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except ValueError:
+        return True  # not JSON at all: the validation answers that
+    return True
 
 
 def create_app(host: ServiceHost, *, home_country: str) -> FastAPI:

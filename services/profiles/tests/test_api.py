@@ -193,3 +193,16 @@ async def test_text_that_is_not_valid_unicode_is_refused_not_a_server_error(api)
            '"contact": {"name": "Claire", "email": "claire@example.org", "preferred_language": "fr"}}'
     response = await api.post("/organisations", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
+
+
+async def test_a_value_the_database_refuses_is_a_422(api, monkeypatch):
+    """Whatever slips past validation and is refused by the database is the client's 4xx, not a 500."""
+    from sqlalchemy.exc import DataError
+
+    from corridor_profiles import organisations
+
+    async def refused(*_args, **_kwargs):
+        raise DataError("INSERT ...", {}, Exception("value out of range for type integer"))
+    monkeypatch.setattr(organisations, "register", refused)
+    response = await api.post("/organisations", json=organisation())
+    assert response.status_code == 422 and "cannot be stored" in response.text

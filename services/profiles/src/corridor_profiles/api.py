@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Generic, TypeVar
 
+import structlog
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from corridor_runtime.service import ServiceHost
@@ -26,6 +27,7 @@ from . import opportunities, organisations, outcomes, placements, volunteers
 from .errors import ProfilesError
 
 T = TypeVar("T")
+log = structlog.get_logger("corridor.profiles.api")
 MAX_BODY = 1_000_000
 
 
@@ -95,6 +97,11 @@ def create_app(host: ServiceHost, *, home_country: str) -> FastAPI:
     async def _race(_request, _error):  # two writers raced on a unique value
         return _problem(409, "the change conflicts with another one made at the same moment; read and retry",
                         kind="conflict")
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request, error: DataError):  # a value valid here that the database refuses
+        log.warning("the database refused a value", error=str(error.orig)[:300])
+        return _problem(422, "a value cannot be stored as given (out of range or not representable)", kind="unstorable")
 
     async def write(operation: Callable[..., Awaitable[T]], *args, **kwargs) -> T:
         async with host.unit_of_work() as uow:

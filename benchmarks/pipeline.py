@@ -24,7 +24,7 @@ from pathlib import Path
 import nats
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Column, Integer, MetaData, String, Table as SqlTable, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table as SqlTable, delete, func, insert, select
 
 from corridor_contracts import Envelope, events, subjects
 from corridor_contracts.types import CEFRLevel
@@ -79,7 +79,7 @@ async def raw_consume(js, count: int) -> float:
     return count / elapsed
 
 
-async def run(events_count: int, database_url: str, root: Path) -> dict:
+async def run(events_count: int, database_url: str, root: Path, batched: bool = True) -> dict:
     server = NatsServer(name=NODE, store_dir=root / "nats", domain=NODE).start()
     try:
         nc = await nats.connect(server.url)
@@ -98,11 +98,18 @@ async def run(events_count: int, database_url: str, root: Path) -> dict:
         async def apply(uow, incoming):
             await uow.session.execute(insert(effects).values(event_id=str(incoming.envelope.event_id)))
 
+        async def apply_all(uow, incomings):  # the batch handler: one executemany per run of events
+            await uow.session.execute(insert(effects), [{"event_id": str(i.envelope.event_id)} for i in incomings])
+
         settings = NodeSettings(node_id=NODE, service="bench", nats_url=server.url, database_url=database_url,
                                 data_dir=root, batch_size=500)
         host = ServiceHost(settings, metadata=metadata,
-                           subscriptions=[Subscription("bench-local", "LOCAL", {"VolunteerUpdated": apply})])
+                           subscriptions=[Subscription("bench-local", "LOCAL", {"VolunteerUpdated": apply},
+                                                       batch_handlers={"VolunteerUpdated": apply_all} if batched else {})])
         await host.db.create_tables(metadata)
+        async with host.db.transaction() as conn:  # a database given by URL may hold an earlier run's rows
+            for table in (effects, host.tables.outbox, host.tables.inbox):
+                await conn.execute(delete(table))
 
         # Relay: the same events as committed outbox rows.
         async with host.unit_of_work() as uow:
@@ -137,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--postgres-url", help="also measure on PostgreSQL (a database that may be written to)")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="the effect as a one-event handler only (no batch handler): what batching buys")
     args = parser.parse_args()
 
     results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
@@ -147,7 +156,7 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             url = url or f"sqlite+aiosqlite:///{tmp}/bench.sqlite"
-            results["runs"][name] = asyncio.run(run(args.events, url, Path(tmp)))
+            results["runs"][name] = asyncio.run(run(args.events, url, Path(tmp), batched=not args.one_at_a_time))
 
     table = Table(title=f"delivery pipeline, {args.events} events, {results['date']}")
     for column in ("database", "figure", "events/s", "baseline", "baseline events/s", "ratio"):

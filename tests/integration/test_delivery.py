@@ -317,3 +317,45 @@ async def test_an_event_whose_ack_was_lost_is_redelivered_and_skipped(running, j
     assert len(the_ledger.attempts[str(envelope.event_id)]) == 1  # ...the handler ran once
     assert (await applied(service)) == {str(envelope.event_id): 1}
     assert service.consumers[0].counters.duplicates == 1
+
+
+async def test_a_batch_handler_applies_runs_of_events_once_and_falls_back_to_one_at_a_time(tmp_path, nats_node, js, database_url):
+    """Runs of consecutive events of one type go to the batch handler in one statement; a run that
+    fails is applied one event at a time, so only the bad event is dead-lettered."""
+    from sqlalchemy import insert as sql_insert
+
+    from corridor_runtime.consumer import Subscription
+    from corridor_runtime.service import ServiceHost
+
+    the_ledger, runs = ledger.Ledger(), []
+
+    async def apply_all(uow, incomings):
+        runs.append(len(incomings))
+        if any(str(i.envelope.event_id) in the_ledger.reject for i in incomings):
+            raise RuntimeError("one of these cannot be applied")
+        await uow.session.execute(sql_insert(ledger.effects), [
+            {"event_id": str(i.envelope.event_id), "event_type": i.envelope.type} for i in incomings])
+
+    host = ServiceHost(ledger.settings(tmp_path, nats_node.url, database_url), metadata=ledger.metadata, subscriptions=[
+        Subscription("ledger-local", "LOCAL", {"VolunteerUpdated": the_ledger.apply, "VolunteerRegistered": the_ledger.apply},
+                     batch_handlers={"VolunteerUpdated": apply_all}, backoff=(0.2,))])
+    sent = [Envelope.wrap(SAMPLES["VolunteerUpdated" if i % 10 else "VolunteerRegistered"], origin=ledger.NODE)
+            for i in range(60)]
+    bad = sent[33]
+    the_ledger.reject.add(str(bad.event_id))
+    for envelope in sent:
+        await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode(),
+                         headers={"Nats-Msg-Id": str(envelope.event_id)})
+    await host.start()
+    try:
+        expected = {str(e.event_id): 1 for e in sent if e is not bad}
+        assert await eventually(lambda: _equals(applied(host), expected), timeout=30)
+        assert max(runs) > 1  # runs of events went in one statement
+        [letter] = await eventually(lambda: _dead_letters(js, 1))
+        assert letter.data == bad.encode() and "this ledger refuses the event" in letter.reason
+    finally:
+        await host.stop()
+
+
+async def _equals(awaitable, expected):
+    return await awaitable == expected

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats.errors
 import structlog
@@ -37,6 +37,7 @@ from .unit_of_work import Emitter, Incoming, UnitOfWork
 log = structlog.get_logger("corridor.consumer")
 
 Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, list[Incoming]], Awaitable[None]]
 
 # Errors of the infrastructure, not of the event: retried without limit, never dead-lettered.
 INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, ConnectionError, OSError, TimeoutError)
@@ -56,6 +57,15 @@ class Subscription:
     backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
     ack_wait: float = 60.0  # a batch not acked by then (its process died) is delivered again
     outgoing: bool = False  # on OUT: what this node itself sent to other nodes
+    # Optional: event type → a handler of a run of consecutive events of that type (one
+    # executemany instead of a statement per event). Used instead of `handlers` for those runs;
+    # if a batch fails, the consumer falls back to one event at a time through `handlers`.
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.batch_handlers) - set(self.handlers))
+        if unknown:
+            raise ValueError(f"{self.name}: batch handlers need a one-event handler too (the fallback): {unknown}")
 
     def filter_subjects(self, node_id: str) -> list[str]:
         filters = []
@@ -195,9 +205,14 @@ class Consumer:
                 if event_id not in seen and event_id not in fresh:
                     fresh[event_id] = incoming
             uow = UnitOfWork(session, self._tables, self._emitter)
-            for incoming in fresh.values():
-                with structlog.contextvars.bound_contextvars(**_trace(incoming)):
-                    await self.subscription.handlers[incoming.envelope.type](uow, incoming)
+            batched = self.subscription.batch_handlers if len(fresh) > 1 else {}
+            for event_type, run in _runs(fresh.values()):
+                if event_type in batched:
+                    await batched[event_type](uow, run)
+                    continue
+                for incoming in run:
+                    with structlog.contextvars.bound_contextvars(**_trace(incoming)):
+                        await self.subscription.handlers[event_type](uow, incoming)
             await self.inbox.record(session, fresh)
             await uow.flush()
             emitted = bool(uow.emitted)
@@ -253,3 +268,16 @@ def _trace(incoming: Incoming) -> dict[str, str]:
     if placement_id is not None:
         fields["placement_id"] = str(placement_id)
     return fields
+
+
+def _runs(items):
+    """Consecutive events of the same type, in order: (type, [incoming, ...]) — a batch handler
+    never sees events reordered across types."""
+    run: list[Incoming] = []
+    for incoming in items:
+        if run and incoming.envelope.type != run[0].envelope.type:
+            yield run[0].envelope.type, run
+            run = []
+        run.append(incoming)
+    if run:
+        yield run[0].envelope.type, run

@@ -43,6 +43,9 @@ BatchHandler = Callable[[UnitOfWork, list[Incoming]], Awaitable[None]]
 INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, ConnectionError, OSError, TimeoutError)
 
 
+FOLLOW_UP = 0.005  # seconds a fetch lingers for more once the first message of a batch is in
+
+
 class PermanentFailure(Exception):
     """Raised by a handler for an event that can never be applied; it is dead-lettered at once."""
 
@@ -160,7 +163,7 @@ class Consumer:
                     await self._js.add_consumer(self.subscription.stream, config=self.config())
                     self._sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.subscription.stream)
                 try:
-                    msgs = await self._sub.fetch(self._batch_size, timeout=self._fetch_timeout)
+                    msgs = await self._fetch()
                 except TimeoutError:
                     continue
                 await self.handle_batch(msgs)
@@ -172,6 +175,18 @@ class Consumer:
             except Exception:
                 log.exception("consumer pass failed", consumer=self.name)
                 await asyncio.sleep(1.0)
+
+    async def _fetch(self) -> list[Msg]:
+        """Wait for the first message, then take what is already there up to a batch. A single
+        fetch of a whole batch would linger until the batch is full or its timeout passes, holding
+        every event of a quiet stream for up to that long (measured: p99 0.9 s at 100 events/s)."""
+        msgs = await self._sub.fetch(1, timeout=self._fetch_timeout)
+        if self._batch_size > 1:
+            try:
+                msgs += await self._sub.fetch(self._batch_size - 1, timeout=FOLLOW_UP)
+            except TimeoutError:
+                pass
+        return msgs
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
         self.counters.batches += 1

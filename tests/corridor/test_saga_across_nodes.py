@@ -99,13 +99,7 @@ async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
     fr, es = nodes["fr"], nodes["es"]
 
     # Spain: a business in Seville (Spanish law lets companies host) publishes an opportunity.
-    org = (await es.profiles.post("/organisations", json={
-        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
-        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
-    role = (await es.profiles.post("/opportunities", json={
-        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
-        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
-        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})).json()
+    role = await publish_accounting_role(es)
 
     # France: a Venezuelan accountant, willing to move, who agreed to share her profile and contact.
     lucia = (await fr.profiles.post("/volunteers", json={
@@ -116,9 +110,8 @@ async def test_a_volunteer_of_france_volunteers_with_a_host_in_spain(corridor):
         "availability": {"hours_per_week": 20, "available_from": "2027-01-15"}, "sector_preferences": ["accounting"],
         "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
 
-    async def placement(status):
-        items = (await fr.matching.get(f"/placements?volunteer_id={lucia['volunteer_id']}")).json()["items"]
-        return next((p for p in items if p["status"] == status), None)
+    def placement(status):
+        return placement_of(fr, lucia["volunteer_id"], status)
 
     proposal = await eventually(lambda: placement("proposed"), timeout=90)  # the broadcast crossed the hub
     assert proposal["opportunity_id"] == role["opportunity_id"] and proposal["host_node"] == "es"
@@ -202,13 +195,7 @@ async def test_corridor_trace_follows_the_placement_across_both_nodes(corridor):
 
     nodes, servers, _crossed = corridor
     fr, es = nodes["fr"], nodes["es"]
-    org = (await es.profiles.post("/organisations", json={
-        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
-        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
-    await es.profiles.post("/opportunities", json={
-        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
-        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
-        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})
+    await publish_accounting_role(es)
     amina = (await fr.profiles.post("/volunteers", json={
         "given_name": "Amina", "family_name": "Haddad", "email": "amina@example.org", "country_of_origin": "MA",
         "preferred_language": "fr", "place": {"country": "FR", "city": "Toulouse", "willing_to_move": True},
@@ -216,9 +203,8 @@ async def test_corridor_trace_follows_the_placement_across_both_nodes(corridor):
         "availability": {"hours_per_week": 20, "available_from": "2027-01-15"},
         "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
 
-    async def placement(status):
-        items = (await fr.matching.get(f"/placements?volunteer_id={amina['volunteer_id']}")).json()["items"]
-        return next((p for p in items if p["status"] == status), None)
+    def placement(status):
+        return placement_of(fr, amina["volunteer_id"], status)
     proposal = await eventually(lambda: placement("proposed"), timeout=90)
     await fr.matching.post(f"/placements/{proposal['placement_id']}/accept")
     await eventually(lambda: placement("confirmed"), timeout=90)
@@ -249,13 +235,7 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
 
     nodes, servers, _crossed = corridor
     fr, es = nodes["fr"], nodes["es"]
-    org = (await es.profiles.post("/organisations", json={
-        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
-        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
-    await es.profiles.post("/opportunities", json={
-        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
-        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
-        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})
+    await publish_accounting_role(es)
     personal = {"given_name": "Yasmina", "family_name": "Benali", "email": "yasmina.benali@example.org", "phone": "+33 7 98 76 54 32"}
     her = (await fr.profiles.post("/volunteers", json={
         **personal, "country_of_origin": "DZ", "preferred_language": "fr",
@@ -264,9 +244,8 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
         "availability": {"hours_per_week": 20, "available_from": "2027-01-15"},
         "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
 
-    async def placement(status):
-        items = (await fr.matching.get(f"/placements?volunteer_id={her['volunteer_id']}")).json()["items"]
-        return next((p for p in items if p["status"] == status), None)
+    def placement(status):
+        return placement_of(fr, her["volunteer_id"], status)
     proposal = await eventually(lambda: placement("proposed"), timeout=90)
     await fr.matching.post(f"/placements/{proposal['placement_id']}/accept")
 
@@ -314,6 +293,23 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
                     text = " ".join(str(v) for v in row)
                     found = [v for v in personal.values() if v in text]
                     assert not found, (database.name, table, found)
+
+
+async def publish_accounting_role(es) -> dict:
+    """Spain: a business in Seville (Spanish law lets companies host) publishes an accounting role."""
+    org = (await es.profiles.post("/organisations", json={
+        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
+        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
+    return (await es.profiles.post("/opportunities", json={
+        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
+        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
+        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})).json()
+
+
+async def placement_of(home, volunteer_id, status):
+    """Her placement in that status at her home node's matching, if there is one."""
+    items = (await home.matching.get(f"/placements?volunteer_id={volunteer_id}")).json()["items"]
+    return next((p for p in items if p["status"] == status), None)
 
 
 async def _empty(awaitable):

@@ -16,7 +16,6 @@ single secret file. The public sealing key is written like an nkey curve key: 'X
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -25,6 +24,7 @@ import nacl.exceptions
 import nacl.public
 import nkeys
 
+from .encoding import b64, nkey_decode, nkey_encode, unb64
 from .envelope import Envelope
 
 PREFIX_BYTE_CURVE = 23 << 3  # 'X', as nkeys curve (xkey) public keys
@@ -34,23 +34,11 @@ class SealingError(ValueError):
     """An addressed event cannot be sealed or opened: wrong key, tampered or not sealed."""
 
 
-def _encode_public(raw: bytes) -> str:
-    body = bytes([PREFIX_BYTE_CURVE]) + raw
-    crc = nkeys.crc16(bytearray(body)).to_bytes(2, "little")
-    return base64.b32encode(body + crc).decode().rstrip("=")
-
-
 def _decode_public(key: str) -> nacl.public.PublicKey:
     try:
-        raw = base64.b32decode(key + "=" * (-len(key) % 8))
-    except (binascii.Error, ValueError):
-        raise SealingError(f"sealing key {key[:8]}… is not base32") from None
-    if len(raw) != 35 or raw[0] != PREFIX_BYTE_CURVE:
-        raise SealingError(f"sealing key {key[:8]}… is not a curve key ('X...')")
-    body, crc = raw[:-2], int.from_bytes(raw[-2:], "little")
-    if nkeys.crc16(bytearray(body)) != crc:
-        raise SealingError(f"sealing key {key[:8]}… has a bad checksum")
-    return nacl.public.PublicKey(bytes(body[1:]))
+        return nacl.public.PublicKey(nkey_decode(key, PREFIX_BYTE_CURVE, "a curve key ('X...')"))
+    except ValueError as error:
+        raise SealingError(f"sealing key {key[:8]}… {error}") from None
 
 
 def sealing_private_key(seed: bytes) -> nacl.public.PrivateKey:
@@ -61,15 +49,7 @@ def sealing_private_key(seed: bytes) -> nacl.public.PrivateKey:
 
 def sealing_key_of(seed: bytes) -> str:
     """The public sealing key ('X...') the registry lists for the node with this seed."""
-    return _encode_public(bytes(sealing_private_key(seed).public_key))
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return nkey_encode(PREFIX_BYTE_CURVE, bytes(sealing_private_key(seed).public_key))
 
 
 class Sealer:
@@ -97,7 +77,7 @@ class Sealer:
         if envelope.sealed is not None:
             raise SealingError(f"{envelope.type} {envelope.event_id} is sealed already")
         plain = json.dumps(envelope.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        return envelope.model_copy(update={"payload": {}, "sealed": _b64(bytes(self._box(envelope.target).encrypt(plain)))})
+        return envelope.model_copy(update={"payload": {}, "sealed": b64(bytes(self._box(envelope.target).encrypt(plain)))})
 
     def open(self, envelope: Envelope) -> Envelope:
         if envelope.sealed is None:
@@ -109,7 +89,7 @@ class Sealer:
         else:
             raise SealingError(f"{envelope.type} is between {envelope.origin!r} and {envelope.target!r}, not this node")
         try:
-            payload = json.loads(self._box(peer).decrypt(_unb64(envelope.sealed)))
+            payload = json.loads(self._box(peer).decrypt(unb64(envelope.sealed)))
         except (nacl.exceptions.CryptoError, binascii.Error, ValueError):
             raise SealingError(f"{envelope.type} is sealed for other keys, or was altered") from None
         if not isinstance(payload, dict):

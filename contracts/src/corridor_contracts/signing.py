@@ -7,7 +7,6 @@ key is decoded here (base32, prefix byte, CRC16) and checked with PyNaCl, which 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 from typing import Any
@@ -16,6 +15,7 @@ import nacl.exceptions
 import nacl.signing
 import nkeys
 
+from .encoding import b64, nkey_decode, unb64
 from .envelope import Envelope, canonical_bytes
 
 
@@ -32,25 +32,11 @@ def public_key_of(seed: bytes) -> str:
     return nkeys.from_seed(seed).public_key.decode()
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _verify_key(public_key: str) -> nacl.signing.VerifyKey:
     try:
-        raw = base64.b32decode(public_key + "=" * (-len(public_key) % 8))
-    except (binascii.Error, ValueError):
-        raise SignatureError(f"public key {public_key[:8]}… is not base32") from None
-    if len(raw) != 35 or raw[0] != nkeys.PREFIX_BYTE_SERVER:
-        raise SignatureError(f"public key {public_key[:8]}… is not a node (server) nkey")
-    body, crc = raw[:-2], int.from_bytes(raw[-2:], "little")
-    if nkeys.crc16(bytearray(body)) != crc:
-        raise SignatureError(f"public key {public_key[:8]}… has a bad checksum")
-    return nacl.signing.VerifyKey(bytes(body[1:]))
+        return nacl.signing.VerifyKey(nkey_decode(public_key, nkeys.PREFIX_BYTE_SERVER, "a node (server) nkey"))
+    except ValueError as error:
+        raise SignatureError(f"public key {public_key[:8]}… {error}") from None
 
 
 class Signer:
@@ -62,7 +48,7 @@ class Signer:
 
     def sign(self, envelope: Envelope) -> Envelope:
         signature = self._keys.sign(canonical_bytes(envelope.to_wire()))
-        return envelope.model_copy(update={"signature": _b64(signature)})
+        return envelope.model_copy(update={"signature": b64(signature)})
 
 
 class Verifier:
@@ -84,6 +70,6 @@ class Verifier:
         if key is None:
             raise SignatureError(f"origin {origin!r} is not a node of the registry")
         try:
-            key.verify(canonical_bytes(wire), _unb64(signature))
+            key.verify(canonical_bytes(wire), unb64(signature))
         except (nacl.exceptions.BadSignatureError, binascii.Error, ValueError):
             raise SignatureError(f"the signature does not match origin {origin!r}'s key") from None

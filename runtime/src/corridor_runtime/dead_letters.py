@@ -8,13 +8,16 @@ an event that came from a peer through IN has no local stream that would take it
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import nats
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from .reading import read
 
 STREAM = "DEADLETTER"
 REASON = "Corridor-Dead-Reason"
@@ -81,25 +84,8 @@ class DeadLetters:
 
 
 async def read_all(js: JetStreamContext, *, subject_filter: str = "deadletter.>", limit: int = 1000) -> list[DeadLetter]:
-    """The dead letters currently kept, oldest first (an ephemeral consumer; nothing is acked away)."""
-    sub = await js.pull_subscribe(
-        subject_filter, stream=STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0, mem_storage=True),
-    )
-    found: list[DeadLetter] = []
-    try:
-        info = await js.stream_info(STREAM)
-        while len(found) < min(limit, info.state.messages):
-            try:
-                batch = await sub.fetch(min(256, limit - len(found)), timeout=1.0)
-            except TimeoutError:
-                break
-            for msg in batch:
-                found.append(_dead_letter(msg))
-                await msg.ack()
-    finally:
-        await sub.unsubscribe()
-    return found
+    """The dead letters currently kept, oldest first (nothing is acked away)."""
+    return [_dead_letter(msg) async for msg in read(js, STREAM, subjects=[subject_filter], limit=limit)]
 
 
 def replay_subject(node: str, service: str) -> str:
@@ -146,10 +132,6 @@ class ReplayError(RuntimeError):
 async def replay(nc, js: JetStreamContext, sequence: int, timeout: float = 30.0) -> dict:
     """Ask the service that dead-lettered letter `sequence` to apply it again (it removes the letter
     when it succeeds); its answer says whether the event was applied now or had been already."""
-    import json
-
-    import nats
-
     letter = await fetch(js, sequence)
     node, service = letter.subject.split(".")[1], service_of(letter)
     try:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,14 +22,13 @@ import nats
 from rich.console import Console
 from rich.table import Table
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from corridor_contracts import PartnerNode, Registry, new_node_seed
 from corridor_contracts.types import NodeId
 
 from .nats_server import NatsServer, free_port, leaf_remote
-from .registry_file import ConfigError, load_registry, save_registry
-from .validation import describe
+from .registry_file import ConfigError, load_registry, load_validated, save_registry
 from .service import status_subject
 from .signals import stop_requested
 from .streams import provision
@@ -203,18 +203,8 @@ class NodeConfig(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
-        import tomllib
-
-        try:
-            data = tomllib.loads(path.read_text())
-        except OSError as error:
-            raise ConfigError(f"{path}: cannot read the node config: {error.strerror}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from None
-        try:
-            config = cls.model_validate(data)
-        except ValidationError as error:
-            raise ConfigError(f"{path}: invalid node config: {describe(error)}") from None
+        config = load_validated(path, cls, what="node config", syntax="TOML", parse=tomllib.loads,
+                                syntax_errors=(tomllib.TOMLDecodeError,))
         unknown = sorted(set(config.http_ports) - set(SERVICES))
         if unknown:
             raise ConfigError(f"{path}: http_ports names unknown services: {', '.join(unknown)} (known: {', '.join(SERVICES)})")

@@ -65,3 +65,4 @@ async def provision(js: JetStreamContext, node_id: str, peers: list[str], *, rep
         else:
             config.num_replicas = replicas or current.config.num_replicas
             await js.update_stream(config)
+

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from . import dead_letters
+from .reading import read
 
 STREAMS = ("LOCAL", "OUT", "IN", dead_letters.STREAM)
 
@@ -37,34 +37,17 @@ class Step:
     detail: str = ""
 
 
-async def from_streams(js: JetStreamContext, node: str, correlation_id: str, *, batch: int = 512) -> list[Step]:
-    """Every message of the node's streams that belongs to the journey (an ephemeral consumer per
-    stream; nothing is acknowledged away)."""
+async def from_streams(js: JetStreamContext, node: str, correlation_id: str) -> list[Step]:
+    """Every message of the node's streams that belongs to the journey."""
     steps: list[Step] = []
     for stream in STREAMS:
         try:
-            total = (await js.stream_info(stream)).state.messages
+            async for msg in read(js, stream):
+                step = _step(node, stream, msg.subject, msg.data, msg.headers or {}, correlation_id)
+                if step is not None:
+                    steps.append(step)
         except NotFoundError:
             continue
-        if not total:
-            continue
-        sub = await js.pull_subscribe("", stream=stream, config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0, mem_storage=True))
-        try:
-            seen = 0
-            while seen < total:
-                try:
-                    msgs = await sub.fetch(batch, timeout=2.0)
-                except TimeoutError:
-                    break
-                seen += len(msgs)
-                for msg in msgs:
-                    await msg.ack()
-                    step = _step(node, stream, msg.subject, msg.data, msg.headers or {}, correlation_id)
-                    if step is not None:
-                        steps.append(step)
-        finally:
-            await sub.unsubscribe()
     return steps
 
 

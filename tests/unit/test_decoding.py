@@ -23,7 +23,7 @@ def test_a_local_event_decodes_to_its_model():
     envelope = Envelope.wrap(SAMPLES["VolunteerRegistered"], origin="fr")
     incoming = DECODER.decode("node.fr.VolunteerRegistered", envelope.encode())
     assert incoming.event == SAMPLES["VolunteerRegistered"]
-    assert incoming.envelope == envelope
+    assert incoming.envelope.model_dump(exclude={"payload"}) == envelope.model_dump(exclude={"payload"})
 
 
 def test_a_peer_event_addressed_here_decodes_when_sealed_for_this_node_and_signed_by_the_peer():

@@ -51,12 +51,15 @@ class Catalogue:
         self._models: dict[tuple[str, int], type[Event]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._downcasters: dict[tuple[str, int], Upcaster] = {}
+        self._latest: dict[str, type[Event]] = {}  # looked up for every message: kept, not searched
 
     def register(self, cls: type[Event]) -> None:
         key = (cls.TYPE, cls.VERSION)
         if key in self._models and self._models[key] is not cls:
             raise ValueError(f"{cls.TYPE} v{cls.VERSION} is registered twice")
         self._models[key] = cls
+        if cls.VERSION >= self._latest.get(cls.TYPE, cls).VERSION:
+            self._latest[cls.TYPE] = cls
 
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Register the function that turns a payload of `from_version` into `from_version + 1`."""
@@ -81,6 +84,11 @@ class Catalogue:
         self._models.pop((event_type, version), None)
         self._upcasters.pop((event_type, version - 1), None)
         self._downcasters.pop((event_type, version), None)
+        versions = [v for (t, v) in self._models if t == event_type]
+        if versions:
+            self._latest[event_type] = self._models[(event_type, max(versions))]
+        else:
+            self._latest.pop(event_type, None)
 
     def model(self, event_type: str, version: int) -> type[Event]:
         try:
@@ -89,10 +97,10 @@ class Catalogue:
             raise UnknownEvent(f"unknown event {event_type} v{version}") from None
 
     def latest(self, event_type: str) -> type[Event]:
-        versions = [v for (t, v) in self._models if t == event_type]
-        if not versions:
-            raise UnknownEvent(f"unknown event type {event_type}")
-        return self._models[(event_type, max(versions))]
+        try:
+            return self._latest[event_type]
+        except KeyError:
+            raise UnknownEvent(f"unknown event type {event_type}") from None
 
     def has_upcaster(self, event_type: str, from_version: int) -> bool:
         return (event_type, from_version) in self._upcasters

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import cache
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 
 from .catalogue import CATALOGUE, Event, Scope
@@ -67,6 +68,14 @@ class Envelope(BaseModel):
             causation_id=causation_id,
             payload=event.model_dump(mode="json"),
         )
+
+    @staticmethod
+    @cache
+    def typed(model: type[Event]) -> type[Envelope]:
+        """An envelope whose payload is validated as `model` in the same pass over the JSON bytes
+        (`typed(model).model_validate_json(data)`): a third less time than parsing, validating
+        the envelope, then the payload dict (issue 9's profile). Its `payload` is the event."""
+        return create_model(f"{model.__name__}Envelope", __base__=Envelope, payload=(model, ...))
 
     @property
     def scope(self) -> Scope:

@@ -8,10 +8,10 @@ payload that breaks its schema, an event too old to be told from a replay.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from corridor_contracts import CATALOGUE, Envelope, Scope, Sealer, SealingError, SignatureError, UnknownEvent, Verifier, subjects
 import corridor_contracts.events  # noqa: F401  (registers the catalogue)
@@ -37,9 +37,13 @@ class Decoder:
             parts = subjects.parse(subject)
         except ValueError as error:
             raise Poison(str(error)) from None
+        if parts.scope is Scope.LOCAL:
+            incoming = self._local(parts, subject, data)
+            if incoming is not None:
+                return incoming
         try:
-            wire = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            wire = from_json(data)  # pydantic's parser: half the time of json.loads (issue 9's profile)
+        except ValueError as error:
             raise Poison(f"invalid JSON: {error}") from None
         if not isinstance(wire, dict):
             raise Poison(f"invalid envelope: a JSON {type(wire).__name__}, not an object")
@@ -48,19 +52,8 @@ class Decoder:
         except ValidationError as error:
             raise Poison(f"envelope schema violation: {describe(error)}") from None
 
-        if self._replay_window is not None and envelope.occurred_at < datetime.now(timezone.utc) - self._replay_window:
-            raise Poison(f"stale: occurred {envelope.occurred_at:%Y-%m-%d}, before the {self._replay_window.days}-day window "
-                         "in which this node recognises an event it has already applied (a replay?)")
-        if envelope.type != parts.event_type:
-            raise Poison(f"subject names {parts.event_type} but the envelope is {envelope.type}")
-        if parts.scope is Scope.LOCAL:
-            if envelope.origin != self._node_id:
-                raise Poison(f"a local event from origin {envelope.origin!r} on node {self._node_id!r}")
-        else:
-            if envelope.origin != parts.origin:
-                raise Poison(f"subject origin {parts.origin!r} differs from envelope origin {envelope.origin!r}")
-            if parts.scope is Scope.DIRECT and envelope.target != parts.target:
-                raise Poison(f"subject target {parts.target!r} differs from envelope target {envelope.target!r}")
+        self._check(parts, envelope)
+        if parts.scope is not Scope.LOCAL:
             if self._verifier is None:
                 raise Poison("bad signature: this node has no registry to verify shared events against")
             try:
@@ -87,3 +80,38 @@ class Decoder:
         except ValidationError as error:
             raise Poison(f"payload schema violation ({envelope.type} v{version}): {describe(error)}") from None
         return Incoming(envelope=envelope, event=event, subject=subject)
+
+    def _local(self, parts: subjects.SubjectParts, subject: str, data: bytes) -> Incoming | None:
+        """The common case in one pass of pydantic over the bytes: a local event (not signed, not
+        sealed) at this node's latest version. Anything else, valid or not, returns None and takes
+        the general path, which upcasts or names the reason it is poison."""
+        try:
+            model = CATALOGUE.latest(parts.event_type)
+        except UnknownEvent:
+            return None
+        if model.SCOPE is not Scope.LOCAL:
+            return None
+        try:
+            envelope = Envelope.typed(model).model_validate_json(data)
+        except ValueError:
+            return None
+        if envelope.version != model.VERSION:
+            return None
+        self._check(parts, envelope)
+        return Incoming(envelope=envelope, event=envelope.payload, subject=subject)
+
+    def _check(self, parts: subjects.SubjectParts, envelope: Envelope) -> None:
+        """What the subject and the clock say of a well-formed envelope."""
+        if self._replay_window is not None and envelope.occurred_at < datetime.now(timezone.utc) - self._replay_window:
+            raise Poison(f"stale: occurred {envelope.occurred_at:%Y-%m-%d}, before the {self._replay_window.days}-day window "
+                         "in which this node recognises an event it has already applied (a replay?)")
+        if envelope.type != parts.event_type:
+            raise Poison(f"subject names {parts.event_type} but the envelope is {envelope.type}")
+        if parts.scope is Scope.LOCAL:
+            if envelope.origin != self._node_id:
+                raise Poison(f"a local event from origin {envelope.origin!r} on node {self._node_id!r}")
+        else:
+            if envelope.origin != parts.origin:
+                raise Poison(f"subject origin {parts.origin!r} differs from envelope origin {envelope.origin!r}")
+            if parts.scope is Scope.DIRECT and envelope.target != parts.target:
+                raise Poison(f"subject target {parts.target!r} differs from envelope target {envelope.target!r}")

@@ -25,7 +25,10 @@ log = structlog.get_logger("corridor.emit")
 
 @dataclass(frozen=True)
 class Incoming:
-    """An event being handled: its envelope (metadata) and its payload at the latest version."""
+    """An event being handled: its envelope (metadata) and its payload at the latest version.
+
+    Read the payload from `event`: what `envelope.payload` holds depends on how it was decoded
+    (the JSON as received, or the event itself when decoded in one pass)."""
 
     envelope: Envelope
     event: Event

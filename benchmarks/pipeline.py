@@ -116,7 +116,7 @@ async def run(events_count: int, database_url: str, root: Path, batched: bool = 
             for event in (sample_event() for _ in range(events_count)):
                 uow.emit(event)
         host.nc = nc
-        relay = OutboxRelay(host.db, host.tables, js, batch_size=1000)
+        relay = OutboxRelay(host.db, host.tables, nc, batch_size=1000)
         start = time.perf_counter()
         while await relay.publish_pending():
             pass

@@ -34,7 +34,7 @@ async def main(mode: str) -> None:
     if mode == "after-commit":
         os.kill(os.getpid(), signal.SIGKILL)
     service.nc = await service._connect()
-    relay = DyingRelay(service.db, service.tables, service.nc.jetstream())
+    relay = DyingRelay(service.db, service.tables, service.nc)
     await relay.publish_pending()
     raise SystemExit("the relay should have died")
 

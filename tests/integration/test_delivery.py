@@ -260,6 +260,27 @@ async def test_the_relay_is_woken_by_the_commit_not_by_its_poll(running, js):
     assert await eventually(lambda: _applied_once(service, str(envelope.event_id)), timeout=20)
 
 
+async def test_a_row_the_server_refuses_stays_pending_with_its_reason_and_the_rest_of_its_batch_goes(running, js):
+    service = await running()
+    async with service.unit_of_work() as uow:
+        before = uow.emit(SAMPLES["VolunteerRegistered"])
+        uow._rows.append({**uow._rows[-1], "event_id": "no-stream", "subject": "nowhere.x"})  # no stream takes it
+        oversized = uow.emit(SAMPLES["VolunteerUpdated"])
+        uow._rows[-1] = {**uow._rows[-1], "event_id": "oversized", "data": b"x" * (2 * 1024 * 1024)}  # > max_payload
+        after = uow.emit(SAMPLES["VolunteerUpdated"])
+    assert oversized
+
+    assert await eventually(lambda: _all_applied(service, [before, after]))
+    outbox = service.tables.outbox
+    async with service.sessions() as session:
+        rows = {r.event_id: r for r in await session.execute(
+            select(outbox.c.event_id, outbox.c.attempts, outbox.c.last_error).where(outbox.c.published_at.is_(None)))}
+    assert set(rows) == {"no-stream", "oversized"}
+    assert rows["no-stream"].attempts >= 1 and "no stream takes this subject" in rows["no-stream"].last_error
+    assert rows["oversized"].attempts >= 1 and "maximum payload" in rows["oversized"].last_error.lower(), rows
+    assert await _stream_messages(js, "LOCAL") == 2
+
+
 @pytest.mark.parametrize("stream", ["LOCAL", "IN"])
 async def test_an_operator_replays_a_dead_letter_after_the_fix(running, nats_node, js, stream):
     """The service that dead-lettered the event applies it again on request: a letter from LOCAL,

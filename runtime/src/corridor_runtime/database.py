@@ -58,6 +58,15 @@ class Database:
         async with self.engine.begin() as connection:
             yield connection
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction: on SQLite it does not take the write lock (WAL readers run
+        beside the writer), so a reader never waits in SQLite's busy handler behind a writer."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(corridor_read_only=True)
+            async with connection.begin():
+                yield connection
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -77,8 +86,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _sqlite_begin_immediate(connection) -> None:
     # Take the write lock at BEGIN: a deferred transaction that reads and then writes fails with
-    # SQLITE_BUSY (without waiting) when another connection wrote in between.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # SQLITE_BUSY (without waiting) when another connection wrote in between. A read-only one
+    # (Database.reading) never writes, so it begins deferred and takes no lock.
+    read_only = connection.get_execution_options().get("corridor_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 async def upsert(session, table, key: str, key_value, values: dict) -> None:

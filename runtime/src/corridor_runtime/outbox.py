@@ -4,15 +4,24 @@ Woken at commit (and by a slow poll, for rows left by a crashed process). Rows g
 of asynchronous publishes with `Nats-Msg-Id = event_id`, so a row published twice (a crash
 between the ack and the mark) is dropped by the stream's duplicate window and then by the
 consumers' inboxes. A row whose publish fails stays pending and is retried with backoff.
+
+The stream's acks come back on one subscription (`AckedPublisher`) rather than through nats-py's
+`publish_async`, which takes a semaphore under `wait_for`, reads `os.urandom` and builds a future
+per message: measured on the same server, 16,484 against 41,124 acked messages a second
+(fire-and-forget: 151,435), issue 9.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import structlog
-from nats.js import JetStreamContext
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.nuid import NUID
+from pydantic_core import from_json
 from sqlalchemy import delete, func, select, update
 
 from .database import Database
@@ -20,13 +29,15 @@ from .tables import DeliveryTables
 
 log = structlog.get_logger("corridor.outbox")
 
+IN_FLIGHT = 3  # batches sent and not yet acked and marked
+
 
 class OutboxRelay:
     def __init__(
         self,
         db: Database,
         tables: DeliveryTables,
-        js: JetStreamContext,
+        nc: Client,
         *,
         batch_size: int = 500,
         poll_interval: float = 2.0,
@@ -36,7 +47,7 @@ class OutboxRelay:
     ) -> None:
         self._db = db
         self._outbox = tables.outbox
-        self._js = js
+        self._publisher = AckedPublisher(nc)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._ack_timeout = ack_timeout
@@ -53,8 +64,7 @@ class OutboxRelay:
         last_prune = datetime.now(timezone.utc)
         while True:
             try:
-                while await self.publish_pending() == self._batch_size:
-                    pass
+                await self.publish_pending()
                 if datetime.now(timezone.utc) - last_prune > timedelta(hours=1):
                     await self.prune()
                     last_prune = datetime.now(timezone.utc)
@@ -69,43 +79,48 @@ class OutboxRelay:
             self._wakeup.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of due rows; returns how many rows were taken."""
+        """Publish every due row, in order; returns how many rows were taken.
+
+        Batches are pipelined: while the stream acks one batch and its rows are marked, the next
+        is read and sent (up to `IN_FLIGHT` batches), so the database and the server work side by
+        side instead of in turn. Batches go out one after the other on one connection: the stream
+        stores the rows in their order."""
+        taken, after = 0, 0
+        in_flight: list[asyncio.Task] = []
+        try:
+            while True:
+                rows = await self._due(after)
+                if rows:
+                    batch = await self._publisher.send([(r.subject, r.data, r.event_id) for r in rows])
+                    in_flight.append(asyncio.ensure_future(self._settle(rows, batch)))
+                    taken, after = taken + len(rows), rows[-1].seq
+                if in_flight and (not rows or len(in_flight) >= IN_FLIGHT):
+                    await in_flight.pop(0)
+                if not rows and not in_flight:
+                    return taken
+        finally:
+            for task in in_flight:  # cancelled: their rows stay pending and go out again
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _due(self, after: int):
         now = datetime.now(timezone.utc)
         o = self._outbox
-        async with self._db.transaction() as conn:
-            rows = (
+        async with self._db.reading() as conn:
+            return (
                 await conn.execute(
                     select(o.c.seq, o.c.event_id, o.c.subject, o.c.data, o.c.attempts)
-                    .where(o.c.published_at.is_(None), o.c.next_attempt_at <= now)
+                    .where(o.c.published_at.is_(None), o.c.next_attempt_at <= now, o.c.seq > after)
                     .order_by(o.c.seq)
                     .limit(self._batch_size)
                 )
             ).all()
-        if not rows:
-            return 0
 
-        sent, failed = await self._publish(rows)
+    async def _settle(self, rows, batch: _Batch) -> None:
+        errors = await batch.outcome(timeout=self._ack_timeout)
+        sent = [row.seq for row, error in zip(rows, errors) if error is None]
+        failed = [(row, error) for row, error in zip(rows, errors) if error is not None]
         await self._record(sent, failed)
-        return len(rows)
-
-    async def _publish(self, rows) -> tuple[list[int], list[tuple]]:
-        futures = []
-        for row in rows:
-            try:
-                futures.append(await self._js.publish_async(row.subject, row.data, headers={"Nats-Msg-Id": row.event_id}))
-            except Exception as error:  # not even sent (connection down): retried with the others
-                futures.append(_failed(error))
-        done, pending = await asyncio.wait(futures, timeout=self._ack_timeout)
-        for future in pending:
-            future.cancel()
-        sent, failed = [], []
-        for row, future in zip(rows, futures):
-            if future in done and not future.cancelled() and future.exception() is None:
-                sent.append(row.seq)
-            else:
-                error = "no ack in time" if future in pending or future.cancelled() else repr(future.exception())
-                failed.append((row, error))
-        return sent, failed
 
     async def _record(self, sent: list[int], failed: list[tuple]) -> None:
         """Mark acked rows sent; push failed ones back with exponential backoff."""
@@ -126,7 +141,7 @@ class OutboxRelay:
             log.warning("outbox publish failed", failed=len(failed), sent=len(sent), first_error=failed[0][1])
 
     async def backlog(self) -> int:
-        async with self._db.transaction() as conn:
+        async with self._db.reading() as conn:
             return (await conn.execute(select(func.count()).select_from(self._outbox).where(self._outbox.c.published_at.is_(None)))).scalar_one()
 
     async def prune(self) -> int:
@@ -137,7 +152,80 @@ class OutboxRelay:
         return result.rowcount or 0
 
 
-def _failed(error: BaseException) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
-    future.set_exception(error)
-    return future
+class AckedPublisher:
+    """Publishes messages to JetStream and waits for the stream's acks, which come back on one
+    wildcard subscription: one reply subject per message, `<inbox>.<batch>.<index>`."""
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self._prefix = ""
+        self._nuid = NUID()
+        self._batches: dict[str, _Batch] = {}
+
+    async def send(self, messages: list[tuple[str, bytes, str]]) -> _Batch:
+        """Publish (subject, data, message id) in order; the batch's `outcome()` tells per message
+        None once the stream has stored it (or already had it: a duplicate), else why not."""
+        if not self._prefix:
+            prefix = self._nc.new_inbox()
+            await self._nc.subscribe(f"{prefix}.*.*", cb=self._on_ack)
+            self._prefix = prefix
+        batch_id = self._nuid.next().decode()
+        batch = self._batches[batch_id] = _Batch(len(messages), lambda: self._batches.pop(batch_id, None))
+        for index, (subject, data, msg_id) in enumerate(messages):
+            try:
+                await self._nc.publish(subject, data, reply=f"{self._prefix}.{batch_id}.{index}",
+                                       headers={"Nats-Msg-Id": msg_id})
+            except Exception as error:  # not even sent (connection closed, too large): retried later
+                batch.settle(index, f"not sent: {type(error).__name__}: {error}")
+        return batch
+
+    async def _on_ack(self, msg: Msg) -> None:
+        _, batch_id, index = msg.subject.rsplit(".", 2)
+        batch = self._batches.get(batch_id)
+        if batch is not None:
+            batch.settle(int(index), _refusal(msg))
+
+
+class _Batch:
+    def __init__(self, size: int, forget: Callable[[], object]) -> None:
+        self.errors: list[str | None] = [None] * size
+        self.settled = [False] * size
+        self.remaining = size
+        self.complete = asyncio.Event()
+        self._forget = forget
+        if size == 0:
+            self.complete.set()
+
+    def settle(self, index: int, error: str | None) -> None:
+        if self.settled[index]:
+            return
+        self.settled[index] = True
+        self.errors[index] = error
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.complete.set()
+
+    async def outcome(self, *, timeout: float) -> list[str | None]:
+        try:
+            await asyncio.wait_for(self.complete.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._forget()  # a late ack is ignored
+        return [error if settled else "no ack in time" for error, settled in zip(self.errors, self.settled)]
+
+
+def _refusal(msg: Msg) -> str | None:
+    """None when the ack says the stream stored the message, else the server's reason."""
+    if msg.headers and msg.headers.get("Status") == "503":
+        return "no stream takes this subject (no responders)"
+    try:
+        ack = from_json(msg.data)
+    except ValueError:
+        return f"unreadable ack: {msg.data[:200]!r}"
+    if not isinstance(ack, dict) or "seq" not in ack and "error" not in ack:
+        return f"unexpected ack: {msg.data[:200]!r}"
+    if "error" in ack:
+        error = ack["error"]
+        return f"refused by the stream: {error.get('description', error) if isinstance(error, dict) else error}"
+    return None

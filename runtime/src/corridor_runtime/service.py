@@ -79,7 +79,7 @@ class ServiceHost:
         await self.db.create_tables(self.metadata)
         self.nc = await self._connect()
         self.js = self.nc.jetstream(timeout=10)
-        self.relay = OutboxRelay(self.db, self.tables, self.js, batch_size=max(self.settings.batch_size, 100))
+        self.relay = OutboxRelay(self.db, self.tables, self.nc, batch_size=max(self.settings.batch_size, 100))
         dead = DeadLetters(self.js, node=self.settings.node_id, service=self.name)
         decoder = Decoder(self.settings.node_id, self.verifier, self.sealer,
                           replay_window=timedelta(days=self.settings.inbox_retention_days))

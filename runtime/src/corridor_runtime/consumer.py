@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import nats.errors
@@ -101,6 +102,7 @@ class Consumer:
         *,
         js: JetStreamContext,
         sessions: async_sessionmaker[AsyncSession],
+        writing: Callable[[], AbstractAsyncContextManager] = nullcontext,
         tables: DeliveryTables,
         emitter: Emitter,
         decoder: Decoder,
@@ -114,6 +116,7 @@ class Consumer:
     ) -> None:
         self._js = js
         self._sessions = sessions
+        self._writing = writing  # the database's turn for writers (Database.writing)
         self._tables = tables
         self._emitter = emitter
         self._decoder = decoder
@@ -239,7 +242,7 @@ class Consumer:
 
     async def _apply(self, items: list[tuple[Msg, Incoming]]) -> None:
         emitted = False
-        async with self._sessions() as session, session.begin():
+        async with self._writing(), self._sessions() as session, session.begin():
             ids = [str(incoming.envelope.event_id) for _, incoming in items]
             seen = await self.inbox.seen(session, ids)
             fresh: dict[str, Incoming] = {}

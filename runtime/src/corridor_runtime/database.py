@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,15 +48,28 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
+        # SQLite has one writer at a time. Writers of this process queue here, in order, rather than
+        # in SQLite's busy handler, which sleeps in steps of up to 100 ms and so wakes long after the
+        # lock is free (issue 9: two consumers of one service spent most of a replay asleep there).
+        self._writer = asyncio.Lock() if self.is_sqlite else None
 
     async def create_tables(self, metadata: MetaData) -> None:
         async with self.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
 
     @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold around a write transaction: on SQLite, this process's writers take turns here."""
+        if self._writer is None:
+            yield
+            return
+        async with self._writer:
+            yield
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed when the block ends, rolled back when it raises."""
-        async with self.engine.begin() as connection:
+        async with self.writing(), self.engine.begin() as connection:
             yield connection
 
     @asynccontextmanager

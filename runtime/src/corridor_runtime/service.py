@@ -8,6 +8,7 @@ and emit events; consumers give handlers a unit of work of their own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import time
@@ -85,7 +86,7 @@ class ServiceHost:
                           replay_window=timedelta(days=self.settings.inbox_retention_days))
         self.consumers = [
             Consumer(
-                js=self.js, sessions=self.sessions, tables=self.tables, emitter=self.emitter, decoder=decoder,
+                js=self.js, sessions=self.sessions, writing=self.db.writing, tables=self.tables, emitter=self.emitter, decoder=decoder,
                 dead_letters=dead, subscription=sub, node_id=self.settings.node_id,
                 batch_size=self.settings.batch_size, max_deliver=self.settings.max_deliver, on_commit=self.relay.wake,
             )
@@ -186,6 +187,8 @@ class ServiceHost:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        for consumer in self.consumers:
+            log.info("consumer stopped", consumer=consumer.name, **dataclasses.asdict(consumer.counters))
         if self.nc is not None:
             try:
                 await self.nc.drain()
@@ -198,7 +201,7 @@ class ServiceHost:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """Change state and emit events in one transaction; the relay is woken after commit."""
-        async with self.sessions() as session, session.begin():
+        async with self.db.writing(), self.sessions() as session, session.begin():
             uow = UnitOfWork(session, self.tables, self.emitter)
             yield uow
             await uow.flush()
@@ -255,7 +258,7 @@ class ServiceHost:
         while True:
             await asyncio.sleep(3600)
             try:
-                async with self.sessions() as session, session.begin():
+                async with self.db.writing(), self.sessions() as session, session.begin():
                     for consumer in self.consumers:
                         await consumer.inbox.prune(session, keep)
             except Exception:

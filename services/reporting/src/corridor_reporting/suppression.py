@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 DEFAULT_THRESHOLD = 5
 TOTAL = "__total__"
@@ -118,6 +117,10 @@ def _pinned(value: dict, watched: set, hidden: set, lines: list[list]) -> list:
         if row.any():
             a_eq.append(row)
             b_eq.append(constant)
+    # Imported here: scipy.optimize is ~50 MB of resident memory, needed only when indicators are
+    # computed, not by the projections (a rebuild's process stays without it; issue 9).
+    from scipy.optimize import linprog
+
     exposed = []
     for key in sorted(watched):
         objective = np.zeros(len(unknown))

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import nats
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
 from corridor_matching.bootstrap import build as build_matching
 from corridor_matching.saga import Deadlines
-from corridor_matching.tables import placements
+from corridor_matching.tables import opportunities, placements
 from corridor_profiles.bootstrap import build as build_profiles
 from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
@@ -73,6 +73,19 @@ class Node:
                 found.append(opened(message.data, {"fr": SEED}))
         return found
 
+    async def publish_opportunity(self, organisation_id, title, skills) -> dict:
+        """Posted at profiles, and known to matching before the test goes on: it reaches matching
+        through OUT and IN (sourced asynchronously), while a volunteer registered next comes through
+        LOCAL, so the round could run before the opportunity is there."""
+        created = (await self.profiles.post("/opportunities", json=opportunity(organisation_id, title, skills))).json()
+
+        async def known():
+            async with self.matching_host.sessions() as session:
+                return (await session.execute(select(opportunities.c.opportunity_id).where(
+                    opportunities.c.opportunity_id == created["opportunity_id"]))).first()
+        assert await eventually(known, timeout=30)
+        return created
+
     async def placements(self, **filters) -> list[dict]:
         query = "&".join(f"{k}={v}" for k, v in filters.items())
         return (await self.matching.get(f"/placements?limit=500&{query}")).json()["items"]
@@ -109,7 +122,7 @@ async def test_the_placement_saga_on_one_node(node):
     org = (await node.profiles.post("/organisations", json={
         "name": "Maison des aînés", "kind": "ngo", "sector": "care", "country": "FR", "city": "Lyon",
         "contact": {"name": "Claire Martin", "email": "claire@aines.example.fr", "preferred_language": "fr"}})).json()
-    elderly = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Companion", ["care.elderly-care"]))).json()
+    elderly = await node.publish_opportunity(org["organisation_id"], "Companion", ["care.elderly-care"])
     amina = (await node.profiles.post("/volunteers", json=volunteer("V1", "Amina", ["care.elderly-care"]))).json()
 
     # Proposed: the round runs on the events, and tells her (a local event for notifications).
@@ -151,12 +164,12 @@ async def test_the_placement_saga_on_one_node(node):
     assert (await node.profiles.get(f"/opportunities/{elderly['opportunity_id']}")).json()["slots_free"] == 0
 
     # Declined by the host, then rematched: the opportunity closes before the host sees her request.
-    child = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Crèche", ["care.childcare"]))).json()
+    child = await node.publish_opportunity(org["organisation_id"], "Crèche", ["care.childcare"])
     fatou = (await node.profiles.post("/volunteers", json=volunteer("V2", "Fatou", ["care.childcare"]))).json()
     first = await node.placement_with(fatou["volunteer_id"], "proposed")
     assert first["opportunity_id"] == child["opportunity_id"]
     await node.profiles.post(f"/opportunities/{child['opportunity_id']}/close", json={"reason": "withdrawn"})
-    await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Garderie", ["care.childcare"]))
+    await node.publish_opportunity(org["organisation_id"], "Garderie", ["care.childcare"])
     assert (await node.matching.post(f"/placements/{first['placement_id']}/accept")).status_code == 200
     declined = await node.placement_with(fatou["volunteer_id"], "declined_by_host")
     assert declined["decline_reason"] == "closed"
@@ -166,7 +179,7 @@ async def test_the_placement_saga_on_one_node(node):
 
     # Expired: nobody answers a proposal before its deadline.
     node.deadlines.proposal = timedelta(seconds=1)
-    late = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Atelier", ["crafts.sewing"]))).json()
+    late = await node.publish_opportunity(org["organisation_id"], "Atelier", ["crafts.sewing"])
     mariam = (await node.profiles.post("/volunteers", json=volunteer("V3", "Mariam", ["crafts.sewing"]))).json()
     expired = await node.placement_with(mariam["volunteer_id"], "expired")
     assert expired["opportunity_id"] == late["opportunity_id"]
@@ -176,7 +189,7 @@ async def test_the_placement_saga_on_one_node(node):
     node.deadlines.proposal = timedelta(days=7)
 
     # A confirmation that arrives after the request expired is compensated: the host gets its slot back.
-    garden = (await node.profiles.post("/opportunities", json=opportunity(org["organisation_id"], "Jardin", ["agriculture.horticulture"]))).json()
+    garden = await node.publish_opportunity(org["organisation_id"], "Jardin", ["agriculture.horticulture"])
     hiba = (await node.profiles.post("/volunteers", json=volunteer("V4", "Hiba", ["agriculture.horticulture"]))).json()
     offer = await node.placement_with(hiba["volunteer_id"], "proposed")
     assert offer["opportunity_id"] == garden["opportunity_id"]

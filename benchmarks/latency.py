@@ -40,7 +40,8 @@ from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 
-RESULTS = Path(__file__).parent / "results"
+from common import save
+
 NODES = ("fr", "es")
 SEEDS = {n: new_node_seed() for n in NODES}
 KEYS = {n: sealing_key_of(s) for n, s in SEEDS.items()}
@@ -176,10 +177,7 @@ def main() -> None:
         f = figures[name]
         table.add_row(label, str(f["n"]), str(f["p50_ms"]), str(f["p99_ms"]), str(f["max_ms"]))
     Console().print(table)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"latency-{results['date'][:19].replace(':', '')}.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"results: {out}")
+    save("latency", results)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import tempfile
 import time
@@ -38,8 +37,9 @@ from corridor_runtime.service import ServiceHost
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 
+from common import raw_consume, save
+
 NODE = "bench"
-RESULTS = Path(__file__).parent / "results"
 
 
 def sample_event() -> events.VolunteerUpdated:
@@ -65,21 +65,6 @@ async def raw_publish(js, nc, payloads: list[bytes]) -> float:
     while (await js.stream_info("LOCAL")).state.messages < len(payloads):
         await asyncio.sleep(0.01)
     return len(payloads) / (time.perf_counter() - start)
-
-
-async def raw_consume(js, count: int) -> float:
-    """Fetch and ack `count` messages of LOCAL from its start, on a durable consumer of its own."""
-    sub = await js.pull_subscribe(subjects.local(NODE, ">"), durable="raw", stream="LOCAL")
-    start, seen = time.perf_counter(), 0
-    while seen < count:
-        msgs = await sub.fetch(500, timeout=5)
-        for msg in msgs:
-            await msg.ack()
-        seen += len(msgs)
-    elapsed = time.perf_counter() - start
-    await sub.unsubscribe()
-    await js.delete_consumer("LOCAL", "raw")
-    return count / elapsed
 
 
 async def run(events_count: int, database_url: str, root: Path, batched: bool = True) -> dict:
@@ -121,7 +106,7 @@ async def run(events_count: int, database_url: str, root: Path, batched: bool = 
         assert (await js.stream_info("LOCAL")).state.messages == events_count
 
         # The consumers read the backlog the relay just published (LOCAL keeps it for each of them).
-        figures["raw_consume_before"] = await raw_consume(js, events_count)
+        figures["raw_consume_before"] = events_count / await raw_consume(js, "LOCAL", events_count)
         await host.start()
         start = time.perf_counter()
         while True:
@@ -132,7 +117,7 @@ async def run(events_count: int, database_url: str, root: Path, batched: bool = 
             await asyncio.sleep(0.05)
         figures["consumer"] = events_count / (time.perf_counter() - start)
         await host.stop()
-        figures["raw_consume_after"] = await raw_consume(js, events_count)
+        figures["raw_consume_after"] = events_count / await raw_consume(js, "LOCAL", events_count)
 
         await js.purge_stream("LOCAL")
         figures["raw_publish_after"] = await raw_publish(js, nc, payloads)
@@ -174,10 +159,7 @@ def main() -> None:
                       f"{f['raw_consume_before']:,.0f} / {f['raw_consume_after']:,.0f}",
                       f"{f['consumer'] / f['raw_consume']:.0%}", goals[name] if not args.one_at_a_time else "")
     Console(width=200).print(table)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"pipeline-{results['date'][:19].replace(':', '')}.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"results: {out}")
+    save("pipeline", results)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import subprocess
@@ -45,8 +44,9 @@ from corridor_runtime.registry_file import save_registry
 from corridor_runtime.streams import provision
 from corridor_runtime.unit_of_work import Emitter
 
+from common import raw_consume, save
+
 NODE = "bench"
-RESULTS = Path(__file__).parent / "results"
 EVENTS_PER_JOURNEY = 7.1  # 3 local + 4 addressed + a tenth of a broadcast
 
 
@@ -98,20 +98,6 @@ async def fill(nc, js, emitter: Emitter, count: int, console: Console) -> dict[s
         while (await js.stream_info(stream)).state.messages < expected:
             await asyncio.sleep(0.2)
     return sent
-
-
-async def raw_consume(js, stream: str, count: int) -> float:
-    sub = await js.pull_subscribe("", durable=f"raw-{stream.lower()}", stream=stream)
-    start, seen = time.perf_counter(), 0
-    while seen < count:
-        msgs = await sub.fetch(500, timeout=10)
-        for msg in msgs:
-            await msg.ack()
-        seen += len(msgs)
-    elapsed = time.perf_counter() - start
-    await sub.unsubscribe()
-    await js.delete_consumer(stream, f"raw-{stream.lower()}")
-    return elapsed
 
 
 def rebuild(env: dict[str, str]) -> tuple[float, int]:
@@ -196,10 +182,7 @@ def main() -> None:
     table.add_row(results["database"], "reporting's peak RSS", f"{results['peak_rss_bytes'] / 2**20:,.0f} MB",
                   "", "", "", "< 150 MB")
     console.print(table)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"replay-{results['date'][:19].replace(':', '')}.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"results: {out}")
+    save("replay", results)
 
 
 if __name__ == "__main__":

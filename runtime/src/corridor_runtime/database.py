@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,9 +11,15 @@ from pathlib import Path
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_
+
+from . import sqlite_inline
+
+WRITE_LOCK_PATIENCE = 10.0  # seconds a SQLite writer waits for another process's write lock
 
 
 class UtcDateTime(TypeDecorator):
@@ -42,7 +49,11 @@ class Database:
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         options: dict = {"echo": echo}
-        if not self.is_sqlite:
+        if self.is_sqlite:
+            # Statements run on the event loop's thread, not aiosqlite's (sqlite_inline.py).
+            path = parsed.database or ":memory:"
+            options["async_creator"] = lambda: sqlite_inline.connect(path)
+        else:
             options.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
@@ -86,14 +97,15 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin_immediate) instead of pysqlite's lazy BEGIN.
-    dbapi_connection.isolation_level = None
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin_immediate): the connection is opened in
+    # autocommit mode (sqlite_inline.connect), without pysqlite's lazy BEGIN.
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
-    # (an OS crash may lose the last transactions); busy_timeout waits for the other writer.
+    # (an OS crash may lose the last transactions). The busy handler waits only briefly: it would
+    # block the event loop; a writer waits for another's lock in _sqlite_begin_immediate instead.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_WAIT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -102,8 +114,23 @@ def _sqlite_begin_immediate(connection) -> None:
     # Take the write lock at BEGIN: a deferred transaction that reads and then writes fails with
     # SQLITE_BUSY (without waiting) when another connection wrote in between. A read-only one
     # (Database.reading) never writes, so it begins deferred and takes no lock.
-    read_only = connection.get_execution_options().get("corridor_read_only", False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    #
+    # Another process (or another engine of this one) may hold the write lock: wait for it with an
+    # asynchronous sleep, so the event loop goes on serving meanwhile (the statements run on its
+    # thread). This runs inside SQLAlchemy's greenlet, where await_ hands the sleep to the loop.
+    if connection.get_execution_options().get("corridor_read_only", False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    deadline, pause = time.monotonic() + WRITE_LOCK_PATIENCE, 0.001
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except sa_exc.OperationalError as error:
+            if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                raise
+        await_(asyncio.sleep(pause))
+        pause = min(pause * 2, 0.05)
 
 
 async def upsert(session, table, key: str, key_value, values: dict) -> None:

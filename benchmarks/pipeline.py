@@ -31,6 +31,7 @@ from corridor_contracts import Envelope, events, subjects
 from corridor_contracts.types import CEFRLevel
 from corridor_contracts.values import Availability, Consents, LanguageSkill, VolunteerPlace
 from corridor_runtime.consumer import Subscription
+from corridor_runtime.entrypoint import tune_collector
 from corridor_runtime.nats_server import NatsServer
 from corridor_runtime.outbox import OutboxRelay
 from corridor_runtime.service import ServiceHost
@@ -90,6 +91,7 @@ async def run(events_count: int, database_url: str, root: Path, batched: bool = 
                            subscriptions=[Subscription("bench-local", "LOCAL", {"VolunteerUpdated": apply},
                                                        batch_handlers={"VolunteerUpdated": apply_all} if batched else {})])
         await host.db.create_tables(metadata)
+        tune_collector()  # as a service's process does once it is built (entrypoint.run_service)
         async with host.db.transaction() as conn:  # a database given by URL may hold an earlier run's rows
             for table in (effects, host.tables.outbox, host.tables.inbox):
                 await conn.execute(delete(table))

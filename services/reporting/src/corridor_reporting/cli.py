@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from corridor_runtime.entrypoint import run_service
+from corridor_runtime.entrypoint import run_service, tune_collector
 
 from .bootstrap import SERVICE, build
 from .indicators import compute
@@ -35,6 +35,7 @@ def rebuild() -> None:
             task = progress.add_task("replay", total=None)
             await rebuild_projections(host, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
 
+    tune_collector()
     asyncio.run(run())
     console.print("projections rebuilt")
 

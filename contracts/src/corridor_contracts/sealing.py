@@ -61,12 +61,16 @@ class Sealer:
         self.node_id = node_id
         self.sealing_keys = sealing_keys
         self._private = sealing_private_key(seed)
+        self._boxes: dict[str, nacl.public.Box] = {}  # by the peer's key: a registry change brings a new one
 
     def _box(self, peer: str) -> nacl.public.Box:
         key = self.sealing_keys.get(peer)
         if key is None:
             raise SealingError(f"node {peer!r} has no sealing key in the registry")
-        return nacl.public.Box(self._private, _decode_public(key))
+        box = self._boxes.get(key)
+        if box is None:  # a Box computes the X25519 shared key once (a fifth of opening an event)
+            box = self._boxes[key] = nacl.public.Box(self._private, _decode_public(key))
+        return box
 
     def seal(self, envelope: Envelope) -> Envelope:
         """The envelope with its payload replaced by a box between this node and its target."""

@@ -65,6 +65,11 @@ class Subscription:
     # executemany instead of a statement per event). Used instead of `handlers` for those runs;
     # if a batch fails, the consumer falls back to one event at a time through `handlers`.
     batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
+    # Optional: a handler of a whole batch, every type in order — a projection that reads the rows
+    # a batch touches in one query and writes them back in one statement per table. Events of one
+    # journey interleave, so runs of one type are short and `batch_handlers` would not help there.
+    # Used for batches of more than one fresh event; the fallback is one event at a time.
+    whole_batch: BatchHandler | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.batch_handlers) - set(self.handlers))
@@ -251,7 +256,10 @@ class Consumer:
                     fresh[event_id] = incoming
             uow = UnitOfWork(session, self._tables, self._emitter)
             batched = self.subscription.batch_handlers if len(fresh) > 1 else {}
-            for event_type, run in _runs(fresh.values()):
+            whole_batch = self.subscription.whole_batch if len(fresh) > 1 else None
+            if whole_batch is not None:
+                await whole_batch(uow, list(fresh.values()))
+            for event_type, run in _runs(fresh.values()) if whole_batch is None else ():
                 if event_type in batched:
                     await batched[event_type](uow, run)
                     continue

@@ -25,17 +25,13 @@ class ReportingSettings(BaseSettings):
 
 
 def subscriptions() -> list[Subscription]:
+    local = ("VolunteerRegistered", "VolunteerUpdated", "VolunteerErased", "PlacementProposed", "PlacementExpired",
+             "NotificationFailed")
+    corridor = ("OpportunityPublished", "OpportunityUpdated", "PlacementConfirmed", "PlacementDeclined", "PlacementStarted",
+                "PlacementCompleted", "PlacementWithdrawn", "HoursLogged", "PlacementOutcome")
     return [
-        Subscription("reporting-local", "LOCAL", {
-            "VolunteerRegistered": p.on_registered, "VolunteerUpdated": p.on_updated, "VolunteerErased": p.on_erased,
-            "PlacementProposed": p.on_proposed, "PlacementExpired": p.on_step, "NotificationFailed": p.on_notification_failed,
-        }),
-        Subscription("reporting-corridor", "IN", {
-            "OpportunityPublished": p.on_opportunity, "OpportunityUpdated": p.on_opportunity,
-            "PlacementConfirmed": p.on_step, "PlacementDeclined": p.on_step, "PlacementStarted": p.on_step,
-            "PlacementCompleted": p.on_step, "PlacementWithdrawn": p.on_step, "HoursLogged": p.on_hours,
-            "PlacementOutcome": p.on_outcome,
-        }),
+        Subscription("reporting-local", "LOCAL", dict.fromkeys(local, p.project), whole_batch=p.project_batch),
+        Subscription("reporting-corridor", "IN", dict.fromkeys(corridor, p.project), whole_batch=p.project_batch),
     ]
 
 

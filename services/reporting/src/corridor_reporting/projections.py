@@ -1,92 +1,156 @@
 """Projections from the node's events. Events from different streams arrive in no fixed order, so
 a placement's status only moves forward (by rank) and every fact is an upsert: replaying the
-streams from the start gives the same rows."""
+streams from the start gives the same rows.
+
+Each event changes one row of one table, and what it does to that row is a plain function of the
+row as it was (`registered`, `updated`, `advanced`, `with_hours`, `replaced`). The one-event handlers
+read the row, apply the function and write the row; `project_batch` reads every row a batch
+touches in one query per table, applies the batch's events in order in memory, and writes the rows
+back in one statement per table and kind of write — the same rows, a few statements a batch
+instead of a few an event (issue 9: a replay was a chain of small statements).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 
 from corridor_contracts import events
 from corridor_contracts.types import AgeBand
-from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .tables import notification_failures, opportunities, outcomes, placements, volunteers
 
 RANK = {"proposed": 0, "expired": 1, "declined": 1, "confirmed": 2, "started": 3, "withdrawn": 4, "completed": 4}
+STEPS = {"PlacementConfirmed": "confirmed", "PlacementDeclined": "declined", "PlacementStarted": "started",
+         "PlacementCompleted": "completed", "PlacementWithdrawn": "withdrawn", "PlacementExpired": "expired"}
+
+Row = dict | None  # a row of a projection, or None: there is none
 
 
-async def on_registered(uow: UnitOfWork, incoming: Incoming) -> None:
+# What each event does to its row.
+
+def registered(row: Row, incoming: Incoming) -> Row:
     event: events.VolunteerRegistered = incoming.event
     p = event.profile
-    await upsert(uow.session, volunteers, "volunteer_id", str(event.volunteer_id), {
-        "registered_at": event.registered_at, "country": p.place.country, "origin": p.country_of_origin,
-        "age_band": AgeBand.on(p.birth_date, event.registered_at.date()).value, "skills": sorted(p.skills)})
+    return {"volunteer_id": str(event.volunteer_id), "registered_at": event.registered_at, "country": p.place.country,
+            "origin": p.country_of_origin, "age_band": AgeBand.on(p.birth_date, event.registered_at.date()).value,
+            "skills": sorted(p.skills)}
 
 
-async def on_updated(uow: UnitOfWork, incoming: Incoming) -> None:
+def updated(row: Row, incoming: Incoming) -> Row:
     event: events.VolunteerUpdated = incoming.event
-    await uow.session.execute(update(volunteers).where(volunteers.c.volunteer_id == str(event.volunteer_id)).values(
-        country=event.profile.place.country, skills=sorted(event.profile.skills)))
+    if row is None:  # updated before she is known here: nothing to update
+        return None
+    return {**row, "country": event.profile.place.country, "skills": sorted(event.profile.skills)}
 
 
-async def on_erased(uow: UnitOfWork, incoming: Incoming) -> None:
-    await uow.session.execute(delete(volunteers).where(volunteers.c.volunteer_id == str(incoming.event.volunteer_id)))
+def erased(row: Row, incoming: Incoming) -> Row:
+    return None
 
 
-async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
+def opportunity(row: Row, incoming: Incoming) -> Row:
     event = incoming.event
-    await upsert(uow.session, opportunities, "opportunity_id", str(event.opportunity_id), {
-        "host_country": event.host.country, "host_kind": event.host.kind.value, "host_sector": event.host.sector.value,
-        "skills": sorted(r.code for r in event.required_skills)})
+    return {"opportunity_id": str(event.opportunity_id), "host_country": event.host.country,
+            "host_kind": event.host.kind.value, "host_sector": event.host.sector.value,
+            "skills": sorted(r.code for r in event.required_skills)}
 
 
-async def _advance(uow: UnitOfWork, placement_id, status: str, **facts) -> None:
-    row = (await uow.session.execute(select(placements).where(placements.c.placement_id == str(placement_id)))).first()
+def advanced(row: Row, placement_id, status: str, **facts) -> dict:
+    """The placement after a step: facts fill in, the status only moves forward."""
     if row is None:
-        await uow.session.execute(placements.insert().values(placement_id=str(placement_id), status=status,
-                                                             status_rank=RANK[status], hours=0, **facts))
-        return
-    values = {k: v for k, v in facts.items() if v is not None}
-    if RANK[status] >= row.status_rank:
-        values.update(status=status, status_rank=RANK[status])
-    if values:
-        await uow.session.execute(update(placements).where(placements.c.placement_id == str(placement_id)).values(**values))
+        return {"placement_id": str(placement_id), "volunteer_id": None, "opportunity_id": None, "proposed_at": None,
+                "confirmed_at": None, "status": status, "status_rank": RANK[status], "hours": Decimal(0), **facts}
+    row = {**row, **{k: v for k, v in facts.items() if v is not None}}
+    if RANK[status] >= row["status_rank"]:
+        row.update(status=status, status_rank=RANK[status])
+    return row
 
 
-async def on_proposed(uow: UnitOfWork, incoming: Incoming) -> None:
+def proposed(row: Row, incoming: Incoming) -> Row:
     event: events.PlacementProposed = incoming.event
-    await _advance(uow, event.proposal_id, "proposed", volunteer_id=str(event.volunteer_id),
-                   opportunity_id=str(event.opportunity_id), proposed_at=incoming.envelope.occurred_at)
+    return advanced(row, event.proposal_id, "proposed", volunteer_id=str(event.volunteer_id),
+                    opportunity_id=str(event.opportunity_id), proposed_at=incoming.envelope.occurred_at)
 
 
-async def on_step(uow: UnitOfWork, incoming: Incoming) -> None:
+def stepped(row: Row, incoming: Incoming) -> Row:
     """What the host node answers and reports about this node's placements."""
-    event = incoming.event
-    status = {"PlacementConfirmed": "confirmed", "PlacementDeclined": "declined", "PlacementStarted": "started",
-              "PlacementCompleted": "completed", "PlacementWithdrawn": "withdrawn", "PlacementExpired": "expired"}[event.TYPE]
+    status = STEPS[incoming.event.TYPE]
     facts = {"confirmed_at": incoming.envelope.occurred_at} if status == "confirmed" else {}
-    await _advance(uow, event.placement_id, status, **facts)
+    return advanced(row, incoming.event.placement_id, status, **facts)
 
 
-async def on_hours(uow: UnitOfWork, incoming: Incoming) -> None:
+def with_hours(row: Row, incoming: Incoming) -> Row:
     event: events.HoursLogged = incoming.event
-    await _advance(uow, event.placement_id, "started")
-    row = (await uow.session.execute(select(placements.c.hours).where(placements.c.placement_id == str(event.placement_id)))).first()
-    await uow.session.execute(update(placements).where(placements.c.placement_id == str(event.placement_id))
-                              .values(hours=Decimal(str(row.hours)) + event.hours))
+    row = advanced(row, event.placement_id, "started")
+    return {**row, "hours": Decimal(str(row["hours"])) + event.hours}
 
 
-async def on_outcome(uow: UnitOfWork, incoming: Incoming) -> None:
+def outcome(row: Row, incoming: Incoming) -> Row:
     event: events.PlacementOutcome = incoming.event
-    await upsert(uow.session, outcomes, "outcome_id", str(event.outcome_id), {
-        "home_country": event.home_country, "host_country": event.host_country, "host_sector": event.host_sector.value,
-        "outcome": event.outcome.value, "recorded_month": event.recorded_month})
+    return {"outcome_id": str(event.outcome_id), "home_country": event.home_country, "host_country": event.host_country,
+            "host_sector": event.host_sector.value, "outcome": event.outcome.value, "recorded_month": event.recorded_month}
 
 
-async def on_notification_failed(uow: UnitOfWork, incoming: Incoming) -> None:
+def notification_failed(row: Row, incoming: Incoming) -> Row:
     event: events.NotificationFailed = incoming.event
-    await upsert(uow.session, notification_failures, "delivery_id", str(event.delivery_id),
-                 {"channel": event.channel, "kind": event.kind})
+    return {"delivery_id": str(event.delivery_id), "channel": event.channel, "kind": event.kind}
+
+
+# event type → (table, the row's key in the event, what the event does to the row)
+PROJECTION: dict[str, tuple[Table, Callable[[Incoming], str], Callable[[Row, Incoming], Row]]] = {
+    "VolunteerRegistered": (volunteers, lambda i: str(i.event.volunteer_id), registered),
+    "VolunteerUpdated": (volunteers, lambda i: str(i.event.volunteer_id), updated),
+    "VolunteerErased": (volunteers, lambda i: str(i.event.volunteer_id), erased),
+    "OpportunityPublished": (opportunities, lambda i: str(i.event.opportunity_id), opportunity),
+    "OpportunityUpdated": (opportunities, lambda i: str(i.event.opportunity_id), opportunity),
+    "PlacementProposed": (placements, lambda i: str(i.event.proposal_id), proposed),
+    **{step: (placements, lambda i: str(i.event.placement_id), stepped) for step in STEPS},
+    "HoursLogged": (placements, lambda i: str(i.event.placement_id), with_hours),
+    "PlacementOutcome": (outcomes, lambda i: str(i.event.outcome_id), outcome),
+    "NotificationFailed": (notification_failures, lambda i: str(i.event.delivery_id), notification_failed),
+}
+
+
+def _key(table: Table) -> str:
+    return table.primary_key.columns[0].name
+
+
+async def project(uow: UnitOfWork, incoming: Incoming) -> None:
+    """One event: read its row, change it, write it."""
+    await project_batch(uow, [incoming])
+
+
+async def project_batch(uow: UnitOfWork, batch: list[Incoming]) -> None:
+    """A batch of events of any types, in order: one read and at most three writes per table."""
+    by_table: dict[Table, list[tuple[str, Callable, Incoming]]] = {}
+    for incoming in batch:
+        table, key_of, change = PROJECTION[incoming.envelope.type]
+        by_table.setdefault(table, []).append((key_of(incoming), change, incoming))
+    for table, changes in by_table.items():
+        key = _key(table)
+        keys = sorted({k for k, _, _ in changes})
+        stored = {row[key]: dict(row) for row in
+                  (await uow.session.execute(select(table).where(table.c[key].in_(keys)))).mappings()}
+        rows: dict[str, Row] = dict(stored)
+        for k, change, incoming in changes:
+            rows[k] = change(rows.get(k), incoming)
+        await _write(uow, table, key, stored, rows)
+
+
+async def _write(uow: UnitOfWork, table: Table, key: str, stored: dict[str, dict], rows: dict[str, Row]) -> None:
+    gone = [{"k": k} for k, row in rows.items() if row is None and k in stored]
+    new = [row for k, row in rows.items() if row is not None and k not in stored]
+    changed = [{**{f"v_{c}": v for c, v in row.items() if c != key}, "k": k} for k, row in rows.items()
+               if row is not None and k in stored and row != stored[k]]
+    conn = await uow.session.connection()  # Core executemany, not the ORM's bulk paths
+    if gone:
+        await conn.execute(delete(table).where(table.c[key] == bindparam("k")), gone)
+    if new:
+        await conn.execute(table.insert(), new)
+    if changed:
+        columns = [c.name for c in table.columns if c.name != key]
+        await conn.execute(update(table).where(table.c[key] == bindparam("k"))
+                           .values({c: bindparam(f"v_{c}") for c in columns}), changed)

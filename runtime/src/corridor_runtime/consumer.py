@@ -246,7 +246,6 @@ class Consumer:
                     await self._failed(*item, single_error)
 
     async def _apply(self, items: list[tuple[Msg, Incoming]]) -> None:
-        emitted = False
         async with self._writing(), self._sessions() as session, session.begin():
             ids = [str(incoming.envelope.event_id) for _, incoming in items]
             seen = await self.inbox.seen(session, ids)
@@ -271,6 +270,8 @@ class Consumer:
             emitted = bool(uow.emitted)
         if emitted:
             self._on_commit()
+        for callback in uow.committed:
+            callback()
         for msg, _ in items:
             if msg is not None:  # None: a dead letter applied again on an operator's request
                 await msg.ack()

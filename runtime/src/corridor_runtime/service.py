@@ -207,6 +207,8 @@ class ServiceHost:
             await uow.flush()
         if uow.emitted and self.relay is not None:
             self.relay.wake()
+        for callback in uow.committed:
+            callback()
 
     async def status(self) -> dict:
         consumers = []

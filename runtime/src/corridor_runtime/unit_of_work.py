@@ -7,6 +7,7 @@ both happen or neither; the relay publishes them after commit, woken by the comm
 from __future__ import annotations
 
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -96,6 +97,13 @@ class UnitOfWork:
         self._emitter = emitter
         self._rows: list[dict[str, Any]] = []
         self.emitted: list[Envelope] = []
+        self.committed: list[Callable[[], object]] = []
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once this unit of work has committed (not if it rolls back): e.g. wake a
+        loop that reads what this transaction wrote — before the commit it would not see it."""
+        if callback not in self.committed:
+            self.committed.append(callback)
 
     def emit(self, event: Event, *, target: str | None = None, cause: Incoming | None = None,
              correlation_id: UUID | None = None) -> Envelope:

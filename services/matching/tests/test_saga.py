@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
 from corridor_matching.bootstrap import build as build_matching
 from corridor_matching.saga import Deadlines
-from corridor_matching.tables import opportunities, placements
+from corridor_matching.tables import opportunities, placements, volunteers
 from corridor_profiles.bootstrap import build as build_profiles
 from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
@@ -85,6 +85,21 @@ class Node:
                     opportunities.c.opportunity_id == created["opportunity_id"]))).first()
         assert await eventually(known, timeout=30)
         return created
+
+    async def retire(self, volunteer_id) -> None:
+        """She withdraws her consent to processing: matching leaves her out of every later round.
+        Rounds run as soon as something changes, so a volunteer who is free again (after a decline
+        or an expiry) would otherwise be proposed the next opportunity before the one meant for it
+        registers."""
+        response = await self.profiles.post(f"/volunteers/{volunteer_id}/consents",
+                                            json={"consent": "processing", "granted": False})
+        assert response.status_code == 200, response.text
+
+        async def inactive():
+            async with self.matching_host.sessions() as session:
+                return (await session.execute(select(volunteers.c.active).where(
+                    volunteers.c.volunteer_id == volunteer_id))).scalar_one() is False
+        assert await eventually(inactive, timeout=30)
 
     async def placements(self, **filters) -> list[dict]:
         query = "&".join(f"{k}={v}" for k, v in filters.items())
@@ -176,6 +191,7 @@ async def test_the_placement_saga_on_one_node(node):
     second = await node.placement_with(fatou["volunteer_id"], "proposed")
     assert second["opportunity_id"] != child["opportunity_id"]  # the next best, never the declined one
     assert (await node.matching.post(f"/placements/{second['placement_id']}/decline")).json()["status"] == "declined"
+    await node.retire(fatou["volunteer_id"])
 
     # Expired: nobody answers a proposal before its deadline.
     node.deadlines.proposal = timedelta(seconds=1)
@@ -187,6 +203,7 @@ async def test_the_placement_saga_on_one_node(node):
     lapsed = await eventually(lambda: node.events("LOCAL", "PlacementExpired"))  # published after the commit
     assert [(e["payload"]["placement_id"], e["payload"]["stage"]) for e in lapsed] == [(expired["placement_id"], "proposal")]
     node.deadlines.proposal = timedelta(days=7)
+    await node.retire(mariam["volunteer_id"])
 
     # A confirmation that arrives after the request expired is compensated: the host gets its slot back.
     garden = await node.publish_opportunity(org["organisation_id"], "Jardin", ["agriculture.horticulture"])

@@ -36,7 +36,7 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
     def then_round(handler):
         async def handle(uow: UnitOfWork, incoming: Incoming) -> None:
             await handler(uow, incoming)
-            rounds.wake()
+            uow.after_commit(rounds.wake)  # the round must see what this event changed
         return handle
 
     host.subscriptions = [

@@ -1,15 +1,23 @@
-"""Cross-node latency: a placement request from France to its confirmation back at France, through
-the hub, at a steady rate, p50 and p99 — against the transport alone in the same run.
+"""Cross-node latency on a hub and three nodes, at a steady rate, against the bare transport measured
+in the same run.
 
-    .venv/bin/python benchmarks/latency.py [--rate 100] [--requests 600]
+    .venv/bin/python benchmarks/latency.py [--rate 100] [--count 600]
 
-A hub and two nodes (fr, es) on loopback, each node a leaf with its own account on the hub. France
-sends `PlacementRequested` events (sealed and signed, as its matching service would) into its OUT at
-`--rate` per second; Spain's real profiles service (SQLite) consumes them from its IN, confirms them
-against one opportunity, and its relay publishes `PlacementConfirmed` to its OUT; the time is taken
-when the confirmation lands in France's IN (an ordered consumer).
-Baseline, same run: the transport alone — a bare responder at Spain that answers each request by
-publishing a confirmation-sized message into its OUT straight away (no database, no service).
+The demo corridor's machinery starts a hub and three nodes (fr, es, it), each its own nats-server
+(JetStream domain) with its four services as processes on SQLite, as `corridor demo` runs them.
+Two paths of the placement journey are timed, each under an open-loop load of `--rate` per second
+(requests are sent on schedule, whatever the answers do, so a slow answer cannot hide the next):
+
+1. opportunity → proposal notification: Spain's operators publish opportunities (POST
+   /opportunities at es profiles); France's matching proposes each to one of its volunteers and
+   France's notifications service writes the proposal to her Maildir. The time runs from the
+   request to the Maildir file (its modification time).
+2. placement request → confirmation at home: France's volunteers accept those proposals (POST
+   /placements/{id}/accept at fr matching, which sends the request to Spain); Spain's profiles
+   confirms; the time runs from the accept to the confirmation's arrival in France's IN.
+
+Baselines, before and after, same corridor: the transport alone — a broadcast from Spain's OUT to
+France's IN, and a bare responder at Spain answering France through the hub, at the same rate.
 Results go to benchmarks/results/.
 """
 
@@ -17,166 +25,281 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import email
+import email.policy
 import json
+import os
 import platform
-import secrets
 import statistics
 import tempfile
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import nats
 from rich.console import Console
 from rich.table import Table
 
-from corridor_contracts import Envelope, PartnerNode, Registry, Sealer, Signer, events, new_node_seed, pseudonym, sealing_key_of
-from corridor_contracts.events.placements import MatchSummary
-from corridor_profiles.bootstrap import build as build_profiles
-from corridor_runtime.nats_server import LeafUser, NatsServer, free_port, leaf_remote
-from corridor_runtime.registry_file import save_registry
-from corridor_runtime.settings import NodeSettings
-from corridor_runtime.streams import provision
+from corridor_runtime.demo import Corridor
+from corridor_runtime.reading import read
 
 from common import save
 
-NODES = ("fr", "es")
-SEEDS = {n: new_node_seed() for n in NODES}
-KEYS = {n: sealing_key_of(s) for n, s in SEEDS.items()}
+PADDING = "x" * 1200  # a probe the size of a signed opportunity or sealed confirmation
 
 
-def percentiles(samples: list[float]) -> dict:
+def percentiles(samples: list[float], expected: int) -> dict:
     ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=100)
-    return {"n": len(ordered), "p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
+    q = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else [ordered[0]] * 99
+    return {"n": len(ordered), "expected": expected, "p50_ms": round(q[49] * 1000, 1), "p99_ms": round(q[98] * 1000, 1),
             "max_ms": round(ordered[-1] * 1000, 1)}
 
 
-async def drive(fr, rate: int, count: int, opportunity_id: str, answered: dict, sent: dict) -> None:
-    """Send `count` requests at `rate` per second from France."""
-    js = fr.jetstream()
-    sealer, signer, secret = Sealer("fr", SEEDS["fr"], KEYS), Signer(SEEDS["fr"]), secrets.token_bytes(32)
-    expires = datetime.now(timezone.utc) + timedelta(days=7)
-    start = time.perf_counter()
+async def on_schedule(rate: int, count: int, send) -> None:
+    """Call `send(i)` at `rate` per second, each in a task of its own (an open loop)."""
+    start, tasks = time.perf_counter(), []
     for i in range(count):
-        request = events.PlacementRequested(placement_id=uuid.uuid4(), opportunity_id=opportunity_id,
-                                            volunteer=pseudonym(secret, uuid.uuid4(), "es"), match=MatchSummary(score=0.8),
-                                            expires_at=expires)
-        envelope = signer.sign(sealer.seal(Envelope.wrap(request, origin="fr", target="es")))
         await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-        sent[str(request.placement_id)] = time.perf_counter()
-        await js.publish(f"corridor.direct.es.fr.PlacementRequested", envelope.encode(),
-                         headers={"Nats-Msg-Id": str(envelope.event_id)})
-    deadline = time.perf_counter() + 60
-    while len(answered) < count and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
+        tasks.append(asyncio.ensure_future(send(i)))
+    await asyncio.gather(*tasks)
 
 
-async def listen(fr, answered: dict, sent: dict) -> nats.js.JetStreamContext.PushSubscription:
-    """France's IN: note when each confirmation arrives."""
-    sealer = Sealer("fr", SEEDS["fr"], KEYS)
-
-    async def arrived(msg):
-        at = time.perf_counter()
-        wire = json.loads(msg.data)
-        if "sealed" in wire:  # the service's PlacementConfirmed
-            placement_id = sealer.open(Envelope.model_validate(wire)).payload["placement_id"]
-        else:  # the bare responder's answer
-            placement_id = wire["placement_id"]
-        if placement_id in sent and placement_id not in answered:
-            answered[placement_id] = at - sent[placement_id]
-    return await fr.jetstream().subscribe("corridor.direct.fr.es.>", stream="IN", cb=arrived, ordered_consumer=True)
-
-
-async def sources_ready(clients, timeout: float = 60.0) -> None:
-    """Until a probe from each node has reached the other's IN (sources across the hub are up)."""
+async def until(check, timeout: float, what: str) -> None:
+    """Until `check()` (a function, or a coroutine function) is true."""
     deadline = time.monotonic() + timeout
-    for origin, target in (("fr", "es"), ("es", "fr")):
-        await clients[origin].jetstream().publish(f"corridor.direct.{target}.{origin}.Probe", b"{}")
-        while (await clients[target].jetstream().stream_info("IN")).state.messages == 0:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the streams' sources across the hub did not come up")
-            await asyncio.sleep(0.2)
-        await clients[target].jetstream().purge_stream("IN")
+    while not (await check() if asyncio.iscoroutinefunction(check) else check()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
-async def run(rate: int, count: int, root: Path) -> dict:
-    hub = NatsServer(name="hub", store_dir=root / "hub", jetstream=False, leafnode_port=free_port(),
-                     leaf_users=[LeafUser(n, n, secrets.token_urlsafe(12), list(NODES)) for n in NODES]).start()
-    servers = {n: NatsServer(name=n, store_dir=root / n, domain=n, remotes=[leaf_remote(n, hub.leaf_url(n))]).start() for n in NODES}
+async def transport(clients: dict, rate: int, count: int) -> dict:
+    """The hub and the streams alone: es OUT → fr IN (a broadcast), and fr → es → fr (a reply)."""
+    figures = {}
+    es_js, fr_js = clients["es"].jetstream(), clients["fr"].jetstream()
+    arrived: dict[int, float] = {}
+
+    async def on_broadcast(msg):
+        arrived[json.loads(msg.data)["i"]] = time.perf_counter()
+    sub = await fr_js.subscribe("corridor.bcast.es.Probe", stream="IN", cb=on_broadcast, ordered_consumer=True)
+    sent: dict[int, float] = {}
+
+    async def broadcast(i):
+        sent[i] = time.perf_counter()
+        await es_js.publish("corridor.bcast.es.Probe", json.dumps({"i": i, "pad": PADDING}).encode())
+    await on_schedule(rate, count, broadcast)
+    await until(lambda: len(arrived) >= count, 30, "the broadcast probes")
+    await sub.unsubscribe()
+    figures["broadcast"] = percentiles([arrived[i] - sent[i] for i in arrived], count)
+
+    async def echo(msg):
+        await es_js.publish("corridor.direct.fr.es.Echo", msg.data)
+    responder = await es_js.subscribe("corridor.direct.es.fr.Probe", stream="IN", cb=echo, ordered_consumer=True)
+    answered: dict[int, float] = {}
+
+    async def on_answer(msg):
+        answered[json.loads(msg.data)["i"]] = time.perf_counter()
+    listener = await fr_js.subscribe("corridor.direct.fr.es.Echo", stream="IN", cb=on_answer, ordered_consumer=True)
+    sent = {}
+
+    async def request(i):
+        sent[i] = time.perf_counter()
+        await fr_js.publish("corridor.direct.es.fr.Probe", json.dumps({"i": i, "pad": PADDING}).encode())
+    await on_schedule(rate, count, request)
+    await until(lambda: len(answered) >= count, 30, "the replies")
+    await responder.unsubscribe()
+    await listener.unsubscribe()
+    figures["reply"] = percentiles([answered[i] - sent[i] for i in answered], count)
+    return figures
+
+
+async def proposals(corridor: Corridor, clients: dict, rate: int, count: int, cpu) -> tuple[dict, list[str]]:
+    """Opportunities published at es, proposed at fr, the proposal written to fr's Maildir."""
+    organisation = await corridor.call("es", "profiles", "POST", "/organisations", {
+        "name": "Fundación Abrazo", "kind": "ngo", "sector": "care", "country": "ES", "city": "Sevilla",
+        "contact": {"name": "Lucía Romero", "email": "lucia@abrazo.example.es", "preferred_language": "es"}})
+    for i in range(count):  # one volunteer at fr for each opportunity to come
+        await corridor.call("fr", "profiles", "POST", "/volunteers", {
+            "given_name": f"Volunteer{i}", "family_name": "Bench", "email": f"v{i}@example.org", "country_of_origin": "SY",
+            "preferred_language": "en", "place": {"country": "FR", "city": "Lyon", "willing_to_move": True},
+            "languages": [{"language": "es", "level": "C1"}, {"language": "fr", "level": "B2"}], "skills": ["care.elderly-care"],
+            "availability": {"hours_per_week": 12, "available_from": "2027-01-04"},
+            "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})
+    await settled(corridor)
+    maildir = corridor.nodes["fr"].layout.root / "maildir" / "new"
+    already = set(os.listdir(maildir)) if maildir.exists() else set()
+    sent: dict[str, int] = {}
+    titled: dict[str, str] = {}  # opportunity id → title
+    before = cpu()
+
+    async def publish(i):
+        title = f"Bench opportunity {i}"
+        sent[title] = time.time_ns()
+        created = await corridor.call("es", "profiles", "POST", "/opportunities", {
+            "organisation_id": organisation["organisation_id"], "title": title, "required_skills": [{"code": "care.elderly-care"}],
+            "languages": [{"language": "es", "level": "B1"}], "place": {"country": "ES", "city": "Sevilla"},
+            "hours_per_week": 6, "starts_on": "2027-02-01", "slots_total": 1})
+        titled[created["opportunity_id"]] = title
+    await on_schedule(rate, count, publish)
+
+    delivered: dict[str, int] = {}
+
+    async def all_delivered():
+        for name in set(os.listdir(maildir)) - already:
+            path = maildir / name
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            title = str(message["subject"]).rpartition(": ")[2]
+            if title in sent:
+                delivered[title] = path.stat().st_mtime_ns
+            already.add(name)
+        return len(delivered) >= count
+    await until(all_delivered, 120, "every proposal's notification")
+    figures = {"total": percentiles([(delivered[t] - sent[t]) / 1e9 for t in delivered], count),
+               "cpu_ms_per_item": cpu_per_item(before, cpu(), count)}
+    by_opportunity = lambda wire: wire["payload"]["opportunity_id"]  # noqa: E731
+    figures["stages"] = await stages(clients, [
+        ("es OUT", "es", "OUT", "corridor.bcast.es.OpportunityPublished"),
+        ("fr IN", "fr", "IN", "corridor.bcast.es.OpportunityPublished"),
+        ("fr LOCAL proposal", "fr", "LOCAL", "node.fr.PlacementProposed"),
+    ], by_opportunity, {o: sent[t] / 1e9 for o, t in titled.items()}, {o: delivered[t] / 1e9 for o, t in titled.items() if t in delivered})
+    placements = [p["placement_id"] for p in await corridor.placements("fr") if p["status"] == "proposed"]
+    return figures, placements
+
+
+async def confirmations(corridor: Corridor, clients: dict, rate: int, placement_ids: list[str]) -> dict:
+    """Her acceptance at fr → request to es → es profiles confirms → the confirmation in fr's IN."""
+    arrived: dict[str, float] = {}
+
+    async def on_confirmed(msg):
+        arrived[json.loads(msg.data)["correlation_id"]] = time.time()  # the journey's id: the placement's
+    sub = await clients["fr"].jetstream().subscribe("corridor.direct.fr.es.PlacementConfirmed", stream="IN",
+                                                    cb=on_confirmed, ordered_consumer=True)
+    sent: dict[str, float] = {}
+
+    async def accept(i):
+        placement_id = placement_ids[i]
+        sent[placement_id] = time.time()
+        await corridor.call("fr", "matching", "POST", f"/placements/{placement_id}/accept")
+    await on_schedule(rate, len(placement_ids), accept)
+    await until(lambda: set(sent) <= set(arrived), 120, "every confirmation")
+    await sub.unsubscribe()
+    journey = lambda wire: wire["correlation_id"]  # noqa: E731
+    return {"total": percentiles([arrived[p] - sent[p] for p in sent], len(placement_ids)),
+            "stages": await stages(clients, [
+                ("fr OUT request", "fr", "OUT", "corridor.direct.es.fr.PlacementRequested"),
+                ("es IN request", "es", "IN", "corridor.direct.es.fr.PlacementRequested"),
+                ("es OUT confirmation", "es", "OUT", "corridor.direct.fr.es.PlacementConfirmed"),
+                ("fr IN confirmation", "fr", "IN", "corridor.direct.fr.es.PlacementConfirmed"),
+            ], journey, sent, arrived)}
+
+
+async def stamps(client, stream: str, subject: str, key) -> dict[str, float]:
+    """When each message of `subject` was stored in `stream` (the server's clock), by `key(wire)`."""
+    found = {}
+    async for msg in read(client.jetstream(), stream, subjects=[subject]):
+        found[key(json.loads(msg.data))] = msg.metadata.timestamp.timestamp()
+    return found
+
+
+async def stages(clients: dict, steps: list[tuple[str, str, str, str]], key, start: dict[str, float],
+                 end: dict[str, float]) -> dict:
+    """Where the time of a path goes: from its start to each stream it crosses, stage by stage
+    (every server runs on this machine, so their clocks are the same)."""
+    points = [("start", start)] + [(label, await stamps(clients[node], stream, subject, key))
+                                   for label, node, stream, subject in steps] + [("end", end)]
+    figures = {}
+    for (before, at), (after, then) in zip(points, points[1:]):
+        common = set(at) & set(then)
+        figures[f"{before} → {after}"] = percentiles([then[k] - at[k] for k in common], len(start)) if common else None
+    return figures
+
+
+async def settled(corridor: Corridor) -> None:
+    """Until every consumer of every node has caught up."""
+    async def caught_up():
+        for running in corridor.nodes.values():
+            for answer in (await running.health(timeout=10)).values():
+                if any(c.get("pending") or c.get("ack_pending") for c in answer.get("consumers", [])):
+                    return False
+        return True
+    await until(caught_up, 120, "the consumers to catch up")
+
+
+def cpu_seconds(corridor: Corridor) -> dict[str, float]:
+    """CPU time (user + system) each process of the corridor has used so far: its services and its
+    nats-servers (where the time goes when the machine is the limit)."""
+    processes = {f"{node} {service}": p.pid for node, running in corridor.nodes.items() for service, p in running.processes.items()}
+    processes.update({f"{node} nats-server": running.server.process.pid for node, running in corridor.nodes.items()})
+    processes["hub nats-server"] = corridor.hub.process.pid
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in processes.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
+def cpu_per_item(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    """CPU milliseconds per item of a path, by process, the busiest first."""
+    spent = {name: (after[name] - before[name]) * 1000 / count for name in after}
+    return dict(sorted(((n, round(ms, 2)) for n, ms in spent.items() if ms > 0), key=lambda item: -item[1]))
+
+
+async def run(rate: int, count: int, root: Path, console: Console) -> dict:
+    corridor = Corridor(root, console)
     clients = {}
     try:
-        for n in NODES:
-            clients[n] = await nats.connect(servers[n].url)
-            await provision(clients[n].jetstream(), n, [p for p in NODES if p != n])
-        await sources_ready(clients)
-        figures = {}
-
-        # Baseline: the transport alone (a bare responder at Spain).
-        es_js = clients["es"].jetstream()
-
-        async def echo(msg):
-            wire = json.loads(msg.data)
-            answer = {"placement_id": Sealer("es", SEEDS["es"], KEYS).open(Envelope.model_validate(wire)).payload["placement_id"]}
-            await es_js.publish("corridor.direct.fr.es.Echo", json.dumps(answer).encode())
-        responder = await es_js.subscribe("corridor.direct.es.fr.>", stream="IN", cb=echo, ordered_consumer=True)
-        answered, sent = {}, {}
-        listener = await listen(clients["fr"], answered, sent)
-        await drive(clients["fr"], rate, count, str(uuid.uuid4()), answered, sent)
-        figures["transport"] = percentiles(list(answered.values()))
-        await responder.unsubscribe()
-        await listener.unsubscribe()
-
-        # The corridor: Spain's profiles service confirms.
-        registry = root / "corridor.yaml"
-        save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=n, country=n.upper()) for n in NODES]), registry)
-        host = build_profiles(NodeSettings(node_id="es", service="profiles", nats_url=servers["es"].url, data_dir=root,
-                                           registry_file=registry, signing_seed=SEEDS["es"].decode()))
-        await host.start()
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url="http://es") as api:
-                org = (await api.post("/organisations", json={
-                    "name": "Fundación", "kind": "ngo", "sector": "care", "country": "ES", "city": "Sevilla",
-                    "contact": {"name": "Lucía", "email": "lucia@example.es", "preferred_language": "es"}})).json()
-                opportunity = (await api.post("/opportunities", json={
-                    "organisation_id": org["organisation_id"], "title": "Compañía", "required_skills": [{"code": "care.elderly-care"}],
-                    "languages": [{"language": "es", "level": "B1"}], "place": {"country": "ES", "city": "Sevilla"},
-                    "hours_per_week": 6, "starts_on": "2027-02-01", "slots_total": 1000})).json()
-            answered, sent = {}, {}
-            listener = await listen(clients["fr"], answered, sent)
-            await asyncio.sleep(1)
-            await drive(clients["fr"], rate, min(count, 1000), opportunity["opportunity_id"], answered, sent)
-            figures["corridor"] = percentiles(list(answered.values()))
-            await listener.unsubscribe()
-        finally:
-            await host.stop()
+        await corridor.start()
+        for node, running in corridor.nodes.items():
+            clients[node] = await nats.connect(running.server.url)
+        figures = {"transport_before": await transport(clients, rate, min(count, 300))}
+        console.print("transport measured; opportunities → proposal notifications")
+        figures["proposal"], placement_ids = await proposals(corridor, clients, rate, count, cpu=lambda: cpu_seconds(corridor))
+        console.print(f"{len(placement_ids)} proposals; acceptances → confirmations")
+        before = cpu_seconds(corridor)
+        figures["confirmation"] = await confirmations(corridor, clients, rate, placement_ids)
+        figures["confirmation"]["cpu_ms_per_item"] = cpu_per_item(before, cpu_seconds(corridor), len(placement_ids))
+        figures["transport_after"] = await transport(clients, rate, min(count, 300))
         return figures
     finally:
         for nc in clients.values():
             await nc.close()
-        for server in servers.values():
-            server.stop()
-        hub.stop()
+        await corridor.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=int, default=100, help="requests per second")
-    parser.add_argument("--requests", type=int, default=600, help="how many (at most 1000: one opportunity's slots)")
+    parser.add_argument("--rate", type=int, default=100, help="opportunities, then acceptances, per second")
+    parser.add_argument("--count", type=int, default=600, help="how many of each")
+    parser.add_argument("--data-dir", type=Path, help="keep the corridor's files (logs, Maildirs) here instead of a temporary folder")
     args = parser.parse_args()
+    console = Console(width=160)
     with tempfile.TemporaryDirectory() as tmp:
-        figures = asyncio.run(run(args.rate, args.requests, Path(tmp)))
+        figures = asyncio.run(run(args.rate, args.count, args.data_dir or Path(tmp), console))
     results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
-               "rate": args.rate, "requests": args.requests, **figures}
-    table = Table(title=f"placement request → confirmation at home, {args.rate}/s, {results['date']}")
-    for column in ("path", "n", "p50 ms", "p99 ms", "max ms"):
+               "cpus": os.cpu_count(), "rate": args.rate, "count": args.count, **figures}
+    table = Table(title=f"cross-node latency, hub + fr, es, it, {args.rate}/s, {results['date']}")
+    for column in ("path", "n", "p50 ms", "p99 ms", "max ms", "goal"):
         table.add_column(column)
-    for name, label in (("corridor", "fr → hub → es profiles (SQLite) → hub → fr IN"), ("transport", "baseline: bare responder at es")):
-        f = figures[name]
-        table.add_row(label, str(f["n"]), str(f["p50_ms"]), str(f["p99_ms"]), str(f["max_ms"]))
-    Console().print(table)
+    rows = [("opportunity at es → proposal in fr's Maildir", figures["proposal"]["total"], "p99 < 50 ms"),
+            ("  baseline: es OUT → hub → fr IN, before", figures["transport_before"]["broadcast"], ""),
+            ("  baseline: es OUT → hub → fr IN, after", figures["transport_after"]["broadcast"], ""),
+            ("acceptance at fr → confirmation from es in fr's IN", figures["confirmation"]["total"], "p99 < 50 ms"),
+            ("  baseline: fr → hub → bare responder at es → fr, before", figures["transport_before"]["reply"], ""),
+            ("  baseline: fr → hub → bare responder at es → fr, after", figures["transport_after"]["reply"], "")]
+    for label, f, goal in rows:
+        table.add_row(label, f"{f['n']}/{f['expected']}", str(f["p50_ms"]), str(f["p99_ms"]), str(f["max_ms"]), goal)
+    console.print(table)
+    for path in ("proposal", "confirmation"):
+        stages_table = Table(title=f"where the time goes: {path}")
+        for column in ("stage", "n", "p50 ms", "p99 ms", "max ms"):
+            stages_table.add_column(column)
+        for stage, f in figures[path]["stages"].items():
+            stages_table.add_row(stage, *((f"{f['n']}", str(f["p50_ms"]), str(f["p99_ms"]), str(f["max_ms"])) if f else ("0", "", "", "")))
+        console.print(stages_table)
+        spent = figures[path]["cpu_ms_per_item"]
+        console.print(f"CPU per {path}: {sum(spent.values()):.1f} ms in all; " +
+                      ", ".join(f"{name} {ms}" for name, ms in list(spent.items())[:8]))
     save("latency", results)
 
 

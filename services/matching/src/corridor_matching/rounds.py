@@ -50,7 +50,12 @@ class Rounds:
             except TimeoutError:
                 pass
             self._wake.clear()
-            await self.run_once()
+            if await self.run_once():
+                # Each opportunity keeps only its best candidates (assignment.plan_round): when
+                # many open at once, their lists can overlap and leave slots open that others could
+                # fill. The next round, without the volunteers just proposed, fills them; rounds
+                # stop when one proposes nothing.
+                self.wake()
 
     async def run_once(self) -> list[uuid.UUID]:
         """Expire what is due, then propose the round's optimum; returns the new proposals' ids."""
@@ -65,13 +70,14 @@ class Rounds:
 
     async def _propose(self, uow) -> list[uuid.UUID]:
         session = uow.session
-        busy = {r[0] for r in await session.execute(
-            select(placements.c.volunteer_id).where(placements.c.status.in_([s.value for s in saga.OPEN])))}
+        busy = select(placements.c.volunteer_id).where(placements.c.status.in_([s.value for s in saga.OPEN]))
+        rows = [r for r in await session.execute(select(volunteers).where(
+            volunteers.c.active.is_(True), volunteers.c.volunteer_id.not_in(busy))) if r.profile]
+        if not rows:  # nobody to propose: the opportunities need not be read (most rounds of a host-only node)
+            return []
         in_flight = Counter(r[0] for r in await session.execute(
             select(placements.c.opportunity_id).where(placements.c.status.in_([saga.Status.PROPOSED.value,
                                                                                saga.Status.REQUESTED.value]))))
-        rows = [r for r in await session.execute(select(volunteers).where(volunteers.c.active.is_(True)))
-                if r.volunteer_id not in busy and r.profile]
         pool = [volunteer_of(r) for r in rows]
         language_of = {r.volunteer_id: r.profile.get("preferred_language") or "en" for r in rows}
         open_roles = []

@@ -64,7 +64,7 @@ class Messages:
                 recipient_kind=recipient.kind, channel=channel.name, kind=kind, language=rendered.language,
                 address=recipient.email, subject=rendered.subject, text=rendered.text, html=rendered.html,
                 status="pending", attempts=0, next_attempt_at=now, created_at=now))
-        self._wake()
+        uow.after_commit(self._wake)  # the dispatcher reads the deliveries once they are committed
 
     async def _opportunity(self, uow: UnitOfWork, opportunity_id) -> dict:
         row = (await uow.session.execute(select(opportunities).where(

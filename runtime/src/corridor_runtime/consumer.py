@@ -2,8 +2,8 @@
 
 For each batch fetched from a durable pull consumer:
 1. decode every message; poison (see decoding.py) goes to the dead-letter stream, then is acked;
-2. apply the valid ones in ONE database transaction: skip those the inbox has seen, run the
-   handlers, record the event ids in the inbox, write the outbox rows; commit; then ack;
+2. apply the valid ones in ONE database transaction: record their ids in the inbox, skipping those
+   it holds already; run the handlers of the others; write the outbox rows; commit; then ack;
 3. if that transaction fails, apply the messages one by one to find the failing one: a handler's
    PermanentFailure is dead-lettered at once; any other error is retried with backoff (a nak
    with a delay) and dead-lettered after `max_deliver` attempts; an unreachable database is
@@ -247,12 +247,11 @@ class Consumer:
 
     async def _apply(self, items: list[tuple[Msg, Incoming]]) -> None:
         async with self._writing(), self._sessions() as session, session.begin():
-            ids = [str(incoming.envelope.event_id) for _, incoming in items]
-            seen = await self.inbox.seen(session, ids)
-            fresh: dict[str, Incoming] = {}
-            for event_id, (_, incoming) in zip(ids, items):
-                if event_id not in seen and event_id not in fresh:
-                    fresh[event_id] = incoming
+            batch: dict[str, Incoming] = {}
+            for _, incoming in items:
+                batch.setdefault(str(incoming.envelope.event_id), incoming)
+            claimed = await self.inbox.claim(session, batch)
+            fresh = {event_id: incoming for event_id, incoming in batch.items() if event_id in claimed}
             uow = UnitOfWork(session, self._tables, self._emitter)
             batched = self.subscription.batch_handlers if len(fresh) > 1 else {}
             whole_batch = self.subscription.whole_batch if len(fresh) > 1 else None
@@ -265,7 +264,6 @@ class Consumer:
                 for incoming in run:
                     with structlog.contextvars.bound_contextvars(**_trace(incoming)):
                         await self.subscription.handlers[event_type](uow, incoming)
-            await self.inbox.record(session, fresh)
             await uow.flush()
             emitted = bool(uow.emitted)
         if emitted:

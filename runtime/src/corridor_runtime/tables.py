@@ -34,9 +34,12 @@ class DeliveryTables:
             Column("next_attempt_at", UtcDateTime, nullable=False),
             Column("last_error", Text, nullable=True),
         )
+        # The relay reads pending rows in seq order, a batch at a time: an index on seq alone lets
+        # PostgreSQL read the first rows of the batch and stop. On (next_attempt_at, seq) it sorted
+        # every due row for each batch (20-110 ms a batch behind a 200,000-row backlog, issue 9).
+        # Rows waiting for a retry are few; they are filtered out as the index is read.
         Index(
-            f"ix_{service}_outbox_pending",
-            outbox.c.next_attempt_at,
+            f"ix_{service}_outbox_unpublished",
             outbox.c.seq,
             sqlite_where=outbox.c.published_at.is_(None),
             postgresql_where=outbox.c.published_at.is_(None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -24,6 +25,24 @@ async def raw_consume(js, stream: str, count: int, *, subject: str = "") -> floa
     await sub.unsubscribe()
     await js.delete_consumer(stream, durable)
     return elapsed
+
+
+async def write_events(nc, js, emitter, events, console, *, report_every: int = 100_000) -> dict[str, int]:
+    """Publish (event, target) pairs as the node itself would (its emitter signs and seals), then
+    wait until LOCAL and IN hold them all (IN sources OUT asynchronously); returns how many each got."""
+    sent = {"LOCAL": 0, "IN": 0}
+    for n, (event, target) in enumerate(events, 1):
+        subject, envelope = emitter.envelope(event, target=target)
+        await nc.publish(subject, envelope.encode(), headers={"Nats-Msg-Id": str(envelope.event_id)})
+        sent["LOCAL" if subject.startswith("node.") else "IN"] += 1
+        if n % report_every == 0:
+            await nc.flush(timeout=120)
+            console.print(f"  {n:,} events written")
+    await nc.flush(timeout=120)
+    for stream, expected in sent.items():
+        while (await js.stream_info(stream)).state.messages < expected:
+            await asyncio.sleep(0.2)
+    return sent
 
 
 def save(kind: str, results: dict) -> None:

@@ -73,43 +73,35 @@ async def until(check, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def transport(clients: dict, rate: int, count: int) -> dict:
-    """The hub and the streams alone: es OUT → fr IN (a broadcast), and fr → es → fr (a reply)."""
-    figures = {}
-    es_js, fr_js = clients["es"].jetstream(), clients["fr"].jetstream()
+async def probe(rate: int, count: int, sender, subject: str, listener, arrives_as: str) -> dict:
+    """Send `count` probes on `subject` at `rate` through `sender`; time each until it shows up as
+    `arrives_as` in the listener's IN."""
     arrived: dict[int, float] = {}
 
-    async def on_broadcast(msg):
+    async def on_arrival(msg):
         arrived[json.loads(msg.data)["i"]] = time.perf_counter()
-    sub = await fr_js.subscribe("corridor.bcast.es.Probe", stream="IN", cb=on_broadcast, ordered_consumer=True)
+    sub = await listener.subscribe(arrives_as, stream="IN", cb=on_arrival, ordered_consumer=True)
     sent: dict[int, float] = {}
 
-    async def broadcast(i):
+    async def send(i):
         sent[i] = time.perf_counter()
-        await es_js.publish("corridor.bcast.es.Probe", json.dumps({"i": i, "pad": PADDING}).encode())
-    await on_schedule(rate, count, broadcast)
-    await until(lambda: len(arrived) >= count, 30, "the broadcast probes")
+        await sender.publish(subject, json.dumps({"i": i, "pad": PADDING}).encode())
+    await on_schedule(rate, count, send)
+    await until(lambda: len(arrived) >= count, 30, f"the probes on {subject}")
     await sub.unsubscribe()
-    figures["broadcast"] = percentiles([arrived[i] - sent[i] for i in arrived], count)
+    return percentiles([arrived[i] - sent[i] for i in arrived], count)
 
-    async def echo(msg):
+
+async def transport(clients: dict, rate: int, count: int) -> dict:
+    """The hub and the streams alone: es OUT → fr IN (a broadcast), and fr → es → fr (a reply)."""
+    es_js, fr_js = clients["es"].jetstream(), clients["fr"].jetstream()
+    figures = {"broadcast": await probe(rate, count, es_js, "corridor.bcast.es.Probe", fr_js, "corridor.bcast.es.Probe")}
+
+    async def echo(msg):  # a bare responder at es: no service, no database
         await es_js.publish("corridor.direct.fr.es.Echo", msg.data)
     responder = await es_js.subscribe("corridor.direct.es.fr.Probe", stream="IN", cb=echo, ordered_consumer=True)
-    answered: dict[int, float] = {}
-
-    async def on_answer(msg):
-        answered[json.loads(msg.data)["i"]] = time.perf_counter()
-    listener = await fr_js.subscribe("corridor.direct.fr.es.Echo", stream="IN", cb=on_answer, ordered_consumer=True)
-    sent = {}
-
-    async def request(i):
-        sent[i] = time.perf_counter()
-        await fr_js.publish("corridor.direct.es.fr.Probe", json.dumps({"i": i, "pad": PADDING}).encode())
-    await on_schedule(rate, count, request)
-    await until(lambda: len(answered) >= count, 30, "the replies")
+    figures["reply"] = await probe(rate, count, fr_js, "corridor.direct.es.fr.Probe", fr_js, "corridor.direct.fr.es.Echo")
     await responder.unsubscribe()
-    await listener.unsubscribe()
-    figures["reply"] = percentiles([answered[i] - sent[i] for i in answered], count)
     return figures
 
 

@@ -43,7 +43,7 @@ from corridor_runtime.registry_file import save_registry
 from corridor_runtime.streams import provision
 from corridor_runtime.unit_of_work import Emitter
 
-from common import save
+from common import save, write_events
 
 NODE = "bench"
 VOLUNTEERS, OPPORTUNITIES = 2_000, 1_000
@@ -83,26 +83,6 @@ def history(count: int):
             yield opportunity(events.OpportunityUpdated, n)
 
 
-async def fill(server_url: str, emitter: Emitter, count: int, console: Console) -> dict[str, int]:
-    nc = await nats.connect(server_url)
-    js = nc.jetstream(timeout=60)
-    sent = {"LOCAL": 0, "OUT": 0}
-    try:
-        for n, event in enumerate(history(count), 1):
-            subject, envelope = emitter.envelope(event)
-            await nc.publish(subject, envelope.encode(), headers={"Nats-Msg-Id": str(envelope.event_id)})
-            sent["LOCAL" if subject.startswith("node.") else "OUT"] += 1
-            if n % 100_000 == 0:
-                await nc.flush(timeout=120)
-                console.print(f"  {n:,} events written")
-        await nc.flush(timeout=120)
-        while (await js.stream_info("IN")).state.messages < sent["OUT"]:  # IN sources OUT asynchronously
-            await asyncio.sleep(0.2)
-        return sent
-    finally:
-        await nc.close()
-
-
 def rss_kb(pid: int) -> dict[str, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -140,7 +120,12 @@ async def run(count: int, root: Path, console: Console) -> dict:
             os.kill(process.pid, signal.SIGSTOP)
         console.print(f"writing {count:,} events")
         start = time.perf_counter()
-        sent = await fill(server.url, Emitter(NODE, Signer(seed)), count, console)
+        nc = await nats.connect(server.url)
+        try:
+            sent = await write_events(nc, nc.jetstream(timeout=60), Emitter(NODE, Signer(seed)),
+                                      ((event, None) for event in history(count)), console)
+        finally:
+            await nc.close()
         console.print(f"  written in {time.perf_counter() - start:.0f} s: {sent}; consuming")
         for process in node.processes.values():
             os.kill(process.pid, signal.SIGCONT)

@@ -44,7 +44,7 @@ from corridor_runtime.registry_file import save_registry
 from corridor_runtime.streams import provision
 from corridor_runtime.unit_of_work import Emitter
 
-from common import raw_consume, save
+from common import raw_consume, save, write_events
 
 NODE = "bench"
 EVENTS_PER_JOURNEY = 7.1  # 3 local + 4 addressed + a tenth of a broadcast
@@ -84,22 +84,6 @@ def journeys(count: int):
                                      hours=Decimal("3.5")), NODE
 
 
-async def fill(nc, js, emitter: Emitter, count: int, console: Console) -> dict[str, int]:
-    sent = {"LOCAL": 0, "IN": 0}
-    for n, (event, target) in enumerate(journeys(count), 1):
-        subject, envelope = emitter.envelope(event, target=target)
-        await nc.publish(subject, envelope.encode(), headers={"Nats-Msg-Id": str(envelope.event_id)})
-        sent["LOCAL" if subject.startswith("node.") else "IN"] += 1
-        if n % 50_000 == 0:
-            await nc.flush(timeout=120)
-            console.print(f"  {n:,} events written")
-    await nc.flush(timeout=120)
-    for stream, expected in sent.items():  # IN sources OUT asynchronously
-        while (await js.stream_info(stream)).state.messages < expected:
-            await asyncio.sleep(0.2)
-    return sent
-
-
 def rebuild(env: dict[str, str]) -> tuple[float, int]:
     """Seconds and peak RSS (bytes) of `corridor-reporting rebuild` in its own process."""
     command = [str(Path(sys.executable).with_name("corridor-reporting")), "rebuild"]
@@ -128,7 +112,7 @@ async def run(journey_count: int, database_url: str, root: Path, console: Consol
         await provision(js, NODE, peers=[])
         emitter = Emitter(NODE, Signer(seed), Sealer(NODE, seed, registry.sealing_keys()), registry)
         console.print(f"writing {journey_count:,} journeys")
-        sent = await fill(nc, js, emitter, journey_count, console)
+        sent = await write_events(nc, js, emitter, journeys(journey_count), console, report_every=50_000)
         total = sum(sent.values())
 
         raw = sum([await raw_consume(js, stream, count) for stream, count in sent.items()])

@@ -132,8 +132,12 @@ async def project_batch(uow: UnitOfWork, batch: list[Incoming]) -> None:
     for table, changes in by_table.items():
         key = _key(table)
         keys = sorted({k for k, _, _ in changes})
-        stored = {row[key]: dict(row) for row in
-                  (await uow.session.execute(select(table).where(table.c[key].in_(keys)))).mappings()}
+        # FOR UPDATE: the node's two reporting consumers (LOCAL and IN) both write placements. On
+        # PostgreSQL, without the lock, each would read a row, change its own facts and write the
+        # whole row back over the other's (a CI run lost a proposal's volunteer that way). In key
+        # order, so two batches lock their rows in the same order. SQLite's writers take turns anyway.
+        stored = {row[key]: dict(row) for row in (await uow.session.execute(
+            select(table).where(table.c[key].in_(keys)).order_by(table.c[key]).with_for_update())).mappings()}
         rows: dict[str, Row] = dict(stored)
         for k, change, incoming in changes:
             rows[k] = change(rows.get(k), incoming)

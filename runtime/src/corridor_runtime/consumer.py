@@ -247,11 +247,11 @@ class Consumer:
 
     async def _apply(self, items: list[tuple[Msg, Incoming]]) -> None:
         async with self._writing(), self._sessions() as session, session.begin():
-            batch: dict[str, Incoming] = {}
+            by_id: dict[str, Incoming] = {}
             for _, incoming in items:
-                batch.setdefault(str(incoming.envelope.event_id), incoming)
-            claimed = await self.inbox.claim(session, batch)
-            fresh = {event_id: incoming for event_id, incoming in batch.items() if event_id in claimed}
+                by_id.setdefault(str(incoming.envelope.event_id), incoming)
+            claimed = await self.inbox.claim(session, by_id)
+            fresh = {event_id: incoming for event_id, incoming in by_id.items() if event_id in claimed}
             uow = UnitOfWork(session, self._tables, self._emitter)
             batched = self.subscription.batch_handlers if len(fresh) > 1 else {}
             whole_batch = self.subscription.whole_batch if len(fresh) > 1 else None

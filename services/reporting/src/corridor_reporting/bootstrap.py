@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corridor_contracts import CATALOGUE, Scope
 from corridor_runtime.consumer import Subscription
 from corridor_runtime.service import ServiceHost
 from corridor_runtime.settings import NodeSettings
@@ -25,13 +26,12 @@ class ReportingSettings(BaseSettings):
 
 
 def subscriptions() -> list[Subscription]:
-    local = ("VolunteerRegistered", "VolunteerUpdated", "VolunteerErased", "PlacementProposed", "PlacementExpired",
-             "NotificationFailed")
-    corridor = ("OpportunityPublished", "OpportunityUpdated", "PlacementConfirmed", "PlacementDeclined", "PlacementStarted",
-                "PlacementCompleted", "PlacementWithdrawn", "HoursLogged", "PlacementOutcome")
+    """Every type the projections know: node-internal ones from LOCAL, the corridor's from IN."""
+    local = {t for t in p.PROJECTION if CATALOGUE.latest(t).SCOPE is Scope.LOCAL}
     return [
-        Subscription("reporting-local", "LOCAL", dict.fromkeys(local, p.project), whole_batch=p.project_batch),
-        Subscription("reporting-corridor", "IN", dict.fromkeys(corridor, p.project), whole_batch=p.project_batch),
+        Subscription("reporting-local", "LOCAL", dict.fromkeys(sorted(local), p.project), whole_batch=p.project_batch),
+        Subscription("reporting-corridor", "IN", dict.fromkeys(sorted(set(p.PROJECTION) - local), p.project),
+                     whole_batch=p.project_batch),
     ]
 
 

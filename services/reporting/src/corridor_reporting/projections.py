@@ -3,11 +3,11 @@ a placement's status only moves forward (by rank) and every fact is an upsert: r
 streams from the start gives the same rows.
 
 Each event changes one row of one table, and what it does to that row is a plain function of the
-row as it was (`registered`, `updated`, `advanced`, `with_hours`, `replaced`). The one-event handlers
-read the row, apply the function and write the row; `project_batch` reads every row a batch
-touches in one query per table, applies the batch's events in order in memory, and writes the rows
-back in one statement per table and kind of write — the same rows, a few statements a batch
-instead of a few an event (issue 9: a replay was a chain of small statements).
+row as it was (`registered`, `updated`, `advanced`, `with_hours`, ...; `PROJECTION` says which).
+`project_batch` reads every row a batch touches in one query per table, applies the batch's events
+in order in memory, and writes the rows back in one statement per table and kind of write — a few
+statements a batch instead of a few an event (issue 9: a replay was a chain of small statements).
+One event (`project`) is a batch of one.
 """
 
 from __future__ import annotations

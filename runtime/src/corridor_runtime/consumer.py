@@ -3,7 +3,10 @@
 For each batch fetched from a durable pull consumer:
 1. decode every message; poison (see decoding.py) goes to the dead-letter stream, then is acked;
 2. apply the valid ones in ONE database transaction: record their ids in the inbox, skipping those
-   it holds already; run the handlers of the others; write the outbox rows; commit; then ack;
+   it holds already; check the others against the authority ledger (authority.py: an event from a
+   node with no authority over what it states is refused and dead-lettered, an older version of
+   a datum than the one applied is passed over); run the handlers of the rest; write the outbox
+   rows; commit; then ack;
 3. if that transaction fails, apply the messages one by one to find the failing one: a handler's
    PermanentFailure is dead-lettered at once; any other error is retried with backoff (a nak
    with a delay) and dead-lettered after `max_deliver` attempts; an unreachable database is
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, AsyncSession
 
 from corridor_contracts import CATALOGUE, Scope, subjects
 
+from .authority import Ledger, Refused
 from .dead_letters import DeadLetters
 from .decoding import Decoder, Poison
 from .inbox import Inbox
@@ -98,6 +102,8 @@ class ConsumerCounters:
     duplicates: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    refused: int = 0  # by the authority rules (authority.py), each also dead-lettered
+    superseded: int = 0  # older versions of a datum than the one applied: recorded, not applied
     batches: int = 0
 
 
@@ -133,6 +139,7 @@ class Consumer:
         self._fetch_timeout = fetch_timeout
         self._on_commit = on_commit
         self.inbox = Inbox(tables, subscription.name)
+        self._ledger = Ledger(tables.authority, node_id)
         self.counters = ConsumerCounters()
         self._sub = None
 
@@ -252,12 +259,13 @@ class Consumer:
                 by_id.setdefault(str(incoming.envelope.event_id), incoming)
             claimed = await self.inbox.claim(session, by_id)
             fresh = {event_id: incoming for event_id, incoming in by_id.items() if event_id in claimed}
+            admission = await self._ledger.admit(session, list(fresh.values()))  # raises Refused
             uow = UnitOfWork(session, self._tables, self._emitter)
-            batched = self.subscription.batch_handlers if len(fresh) > 1 else {}
-            whole_batch = self.subscription.whole_batch if len(fresh) > 1 else None
+            batched = self.subscription.batch_handlers if len(admission.admitted) > 1 else {}
+            whole_batch = self.subscription.whole_batch if len(admission.admitted) > 1 else None
             if whole_batch is not None:
-                await whole_batch(uow, list(fresh.values()))
-            for event_type, run in _runs(fresh.values()) if whole_batch is None else ():
+                await whole_batch(uow, admission.admitted)
+            for event_type, run in _runs(admission.admitted) if whole_batch is None else ():
                 if event_type in batched:
                     await batched[event_type](uow, run)
                     continue
@@ -275,6 +283,7 @@ class Consumer:
                 await msg.ack()
         self.counters.processed += len(fresh)
         self.counters.duplicates += len(items) - len(fresh)
+        self.counters.superseded += admission.superseded
 
     async def apply_again(self, subject: str, data: bytes) -> bool:
         """Apply a dead letter of this consumer after a fix, through the same decoding, handlers and
@@ -288,7 +297,12 @@ class Consumer:
     async def _failed(self, msg: Msg, incoming: Incoming, error: Exception) -> None:
         deliveries = msg.metadata.num_delivered
         with structlog.contextvars.bound_contextvars(**_trace(incoming)):
-            if isinstance(error, PermanentFailure):
+            if isinstance(error, Refused):
+                self.counters.refused += 1
+                log.warning("event refused: its origin has no authority over what it states", reason=str(error),
+                            origin=incoming.envelope.origin)
+                await self._dead_letter(msg, f"refused: {error}")
+            elif isinstance(error, PermanentFailure):
                 await self._dead_letter(msg, f"rejected by the handler: {error}")
             elif isinstance(error, INFRASTRUCTURE_ERRORS):
                 delay = self._delay(deliveries)

@@ -3,7 +3,8 @@
 Poison is anything that can never succeed however often it is retried: not JSON, not an
 envelope, a subject that contradicts the envelope, a missing or bad signature on a shared event,
 an addressed event not sealed between its two nodes, an unknown type or version, a
-payload that breaks its schema, an event too old to be told from a replay.
+payload that breaks its schema, an event too old to be told from a replay, an event dated further
+in the future than the clocks of two nodes can disagree (a sender's time is not trusted to win).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ class Poison(ValueError):
 
 class Decoder:
     def __init__(self, node_id: str, verifier: Verifier | None, sealer: Sealer | None = None,
-                 replay_window: timedelta | None = None) -> None:
+                 replay_window: timedelta | None = None, max_clock_skew: timedelta = timedelta(minutes=5)) -> None:
         self._node_id = node_id
         self._verifier = verifier
         self._sealer = sealer
         self._replay_window = replay_window  # the inbox's memory: an older event cannot be told from a replay
+        self._max_clock_skew = max_clock_skew
 
     def decode(self, subject: str, data: bytes) -> Incoming:
         try:
@@ -102,7 +104,12 @@ class Decoder:
 
     def _check(self, parts: subjects.SubjectParts, envelope: Envelope) -> None:
         """What the subject and the clock say of a well-formed envelope."""
-        if self._replay_window is not None and envelope.occurred_at < datetime.now(timezone.utc) - self._replay_window:
+        now = datetime.now(timezone.utc)
+        if envelope.occurred_at > now + self._max_clock_skew:
+            raise Poison(f"from the future: occurred_at {envelope.occurred_at.isoformat()} is ahead of this node's clock "
+                         f"({now.isoformat(timespec='seconds')}) by more than the {self._max_clock_skew.total_seconds():.0f} s "
+                         "two nodes' clocks may differ")
+        if self._replay_window is not None and envelope.occurred_at < now - self._replay_window:
             raise Poison(f"stale: occurred {envelope.occurred_at:%Y-%m-%d}, before the {self._replay_window.days}-day window "
                          "in which this node recognises an event it has already applied (a replay?)")
         if envelope.type != parts.event_type:

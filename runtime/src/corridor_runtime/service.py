@@ -54,7 +54,8 @@ class ServiceHost:
         self.metadata = metadata if metadata is not None else MetaData()
         existing = self.metadata.tables.get(f"{self.name}_outbox")
         self.tables = (
-            DeliveryTables(outbox=existing, inbox=self.metadata.tables[f"{self.name}_inbox"])
+            DeliveryTables(outbox=existing, inbox=self.metadata.tables[f"{self.name}_inbox"],
+                           authority=self.metadata.tables[f"{self.name}_authority"])
             if existing is not None
             else DeliveryTables.define(self.metadata, self.name)
         )
@@ -83,7 +84,8 @@ class ServiceHost:
         self.relay = OutboxRelay(self.db, self.tables, self.nc, batch_size=max(self.settings.batch_size, 100))
         dead = DeadLetters(self.js, node=self.settings.node_id, service=self.name)
         decoder = Decoder(self.settings.node_id, self.verifier, self.sealer,
-                          replay_window=timedelta(days=self.settings.inbox_retention_days))
+                          replay_window=timedelta(days=self.settings.inbox_retention_days),
+                          max_clock_skew=timedelta(seconds=self.settings.max_clock_skew_seconds))
         self.consumers = [
             Consumer(
                 js=self.js, sessions=self.sessions, writing=self.db.writing, tables=self.tables, emitter=self.emitter, decoder=decoder,

@@ -43,6 +43,10 @@ class NodeSettings(BaseSettings):
         description="how long applied event ids are remembered; an event older than this is refused as a replay "
                     "(keep it at least the streams' max age, 90 days, so nothing a stream still holds is refused)")
 
+    max_clock_skew_seconds: float = Field(
+        default=300, gt=0, le=86_400,
+        description="how far in the future an event's time may be before it is refused (nodes' clocks differ a little)")
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -1,4 +1,4 @@
-"""The delivery tables a service keeps beside its own: its outbox and its inbox.
+"""The delivery tables a service keeps beside its own: its outbox, its inbox and its authority ledger.
 
 Each service owns its tables, so their names carry the service's name (one PostgreSQL database
 can hold a whole node; on SQLite each service has its own file anyway).
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
 
+from .authority import define_table as define_authority_table
 from .database import UtcDateTime
 
 
@@ -17,6 +18,7 @@ from .database import UtcDateTime
 class DeliveryTables:
     outbox: Table
     inbox: Table
+    authority: Table  # who owns each shared datum this service has heard of (authority.py)
 
     @classmethod
     def define(cls, metadata: MetaData, service: str) -> DeliveryTables:
@@ -51,4 +53,4 @@ class DeliveryTables:
             Column("event_id", String(36), primary_key=True),
             Column("processed_at", UtcDateTime, nullable=False, index=True),
         )
-        return cls(outbox=outbox, inbox=inbox)
+        return cls(outbox=outbox, inbox=inbox, authority=define_authority_table(metadata, service))

@@ -65,7 +65,10 @@ async def test_each_action_emits_its_events_with_the_right_subject_and_scope(tmp
             leaked = [value for value in PERSONAL if value in message.data.decode()]
             assert leaked == [], (message.subject, leaked)
         assert json.loads(shared[1].data)["payload"]["slots_free"] == 4
-        assert json.loads(shared[2].data)["payload"] == {"opportunity_id": opp["opportunity_id"], "reason": "withdrawn", "slots_free": 4}
+        assert json.loads(shared[2].data)["payload"] == {"opportunity_id": opp["opportunity_id"], "reason": "withdrawn", "slots_free": 4,
+                                                         "revision": 3}
+        # Each version of the opportunity is numbered above the last: receivers order them by it.
+        assert [json.loads(m.data)["payload"]["revision"] for m in shared] == [1, 2, 3]
 
         async def remembered():  # its own broadcasts come back through IN, as a peer's would
             async with host.sessions() as session:

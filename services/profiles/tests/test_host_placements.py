@@ -19,6 +19,7 @@ from corridor_contracts.events.placements import DisclosedContact, Side, Withdra
 from corridor_contracts.values import MatchSummary
 from corridor_profiles import placements
 from corridor_profiles.slots import SlotState, decide
+from corridor_runtime.authority import Refused
 from corridor_runtime.unit_of_work import Incoming
 from profiles_support import SEEDS, opportunity, organisation, outbox_events
 from harness.streams import opened as opened_for
@@ -111,9 +112,10 @@ async def test_withdrawals_release_the_slot_from_either_side(api, opened):
     await deliver(api, events.PlacementWithdrawn(placement_id=first.event.placement_id, by=Side.HOME,
                                                  reason=WithdrawalReason.FOUND_EMPLOYMENT), origin="it")
     assert (await api.get(f"/opportunities/{opened['opportunity_id']}")).json()["slots_free"] == 1
-    # A node cannot withdraw another node's placement.
-    await deliver(api, events.PlacementWithdrawn(placement_id=second.event.placement_id, by=Side.HOME,
-                                                 reason=WithdrawalReason.OTHER), origin="it")
+    # A node cannot withdraw another node's placement: refused (the consumer dead-letters it).
+    with pytest.raises(Refused, match="requested by cy, not by it"):
+        await deliver(api, events.PlacementWithdrawn(placement_id=second.event.placement_id, by=Side.HOME,
+                                                     reason=WithdrawalReason.OTHER), origin="it")
     assert (await api.get(f"/placements/{second.event.placement_id}")).json()["status"] == "confirmed"
 
     withdrawn = await api.post(f"/placements/{second.event.placement_id}/withdraw", json={"reason": "host_choice"})

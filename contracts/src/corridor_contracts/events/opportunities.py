@@ -13,6 +13,10 @@ from ..types import LongText, ShortText
 from ..values import HostSummary, LanguageSkill, OpportunityPlace, SkillRequirement
 
 
+REVISION = ("Raised by the host with every version of the opportunity: receivers apply a version only if its "
+            "revision is higher than the one they applied (absent from hosts on older code)")
+
+
 class OpportunityPublished(Event):
     TYPE = "OpportunityPublished"
     SCOPE = Scope.BROADCAST
@@ -30,6 +34,7 @@ class OpportunityPublished(Event):
     application_deadline: date | None = None
     slots_total: int = Field(ge=1, le=1000)
     slots_free: int = Field(ge=0, le=1000)
+    revision: int | None = Field(default=None, ge=1, le=2**53, description=REVISION)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -59,3 +64,4 @@ class OpportunityClosed(Event):
     opportunity_id: UUID
     reason: ClosingReason
     slots_free: int = Field(ge=0, le=1000)
+    revision: int | None = Field(default=None, ge=1, le=2**53, description=REVISION)

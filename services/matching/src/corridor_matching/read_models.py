@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from corridor_contracts import events
 from corridor_contracts.values import ConsentKind
@@ -67,7 +67,8 @@ async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
 
 
 async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
-    """OpportunityPublished / Updated / Closed, from any node of the corridor."""
+    """OpportunityPublished / Updated / Closed, from its host (the consumer's authority ledger has
+    refused any other node, and passed over versions older than the one applied)."""
     event = incoming.event
     values = {"host_node": incoming.envelope.origin, "slots_free": event.slots_free,
               "updated_at": incoming.envelope.occurred_at}
@@ -75,10 +76,6 @@ async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
         values["open"] = False
     else:
         values.update(open=True, details=event.model_dump(mode="json"))
-    row = (await uow.session.execute(select(opportunities.c.updated_at).where(
-        opportunities.c.opportunity_id == str(event.opportunity_id)))).first()
-    if row is not None and row.updated_at > incoming.envelope.occurred_at:
-        return  # an older state arriving late changes nothing
     await upsert(uow.session, opportunities, "opportunity_id", str(event.opportunity_id), values)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import and_, select, update
 from corridor_contracts import events, pseudonym
 from corridor_contracts.events.placements import DisclosedContact, Side, WithdrawalReason
 from corridor_contracts.values import MatchSummary
+from corridor_runtime.authority import Refused
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .tables import exclusions, placements, volunteers
@@ -186,11 +187,12 @@ class HostAnswers:
 
     @staticmethod
     async def _from_host(uow: UnitOfWork, incoming: Incoming):
-        """The placement an answer from a host node is about, if it is ours and from that host."""
+        """The placement an answer from a host node is about, if it is ours; refused from any node
+        but its host (the consumer's ledger refuses it first; this is the saga's own word on it)."""
         row = (await uow.session.execute(select(placements).where(
             placements.c.placement_id == str(incoming.event.placement_id)))).first()
-        if row is None or row.host_node != incoming.envelope.origin:
-            return None
+        if row is not None and row.host_node != incoming.envelope.origin:
+            raise Refused(f"placement/{row.placement_id} is hosted by {row.host_node}, not by {incoming.envelope.origin}")
         return row
 
 

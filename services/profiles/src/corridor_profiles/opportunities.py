@@ -100,15 +100,22 @@ async def _host(session: AsyncSession, organisation_id: uuid.UUID | str) -> Host
 
 
 async def broadcast_state(uow: UnitOfWork, opportunity_id: uuid.UUID | str, *, first: bool = False) -> OpportunityView:
-    """Tell the corridor what the opportunity is now, with its free slots."""
-    view = _view(await _row(uow.session, opportunity_id))
+    """Tell the corridor what the opportunity is now, with its free slots, as its next revision.
+
+    The revision is raised first: on PostgreSQL the update waits for any other transaction that
+    changes this opportunity, so each version is read after the one before it and numbered above it."""
+    await uow.session.execute(update(opportunities).where(opportunities.c.opportunity_id == str(opportunity_id))
+                              .values(revision=opportunities.c.revision + 1))
+    row = await _row(uow.session, opportunity_id)
+    view = _view(row)
     if view.status is Status.CLOSED:
         uow.emit(events.OpportunityClosed(opportunity_id=view.opportunity_id, reason=view.closing_reason,
-                                          slots_free=view.slots_free))
+                                          slots_free=view.slots_free, revision=row.revision))
         return view
     event_type = events.OpportunityPublished if first else events.OpportunityUpdated
     uow.emit(event_type(opportunity_id=view.opportunity_id, host=await _host(uow.session, view.organisation_id),
-                        slots_free=view.slots_free, **view.model_dump(include=set(OpportunityDetails.model_fields))))
+                        slots_free=view.slots_free, revision=row.revision,
+                        **view.model_dump(include=set(OpportunityDetails.model_fields))))
     return view
 
 

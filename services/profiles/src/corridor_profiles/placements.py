@@ -23,6 +23,7 @@ from corridor_contracts import events
 from corridor_contracts.events.placements import DeclineReason, Side, WithdrawalReason
 from corridor_contracts.types import ShortText, SkillCode
 from corridor_contracts.values import Hours
+from corridor_runtime.authority import Refused
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from . import opportunities
@@ -144,8 +145,9 @@ async def on_placement_requested(uow: UnitOfWork, incoming: Incoming) -> None:
     existing = (await uow.session.execute(select(host_placements).where(
         host_placements.c.placement_id == str(request.placement_id)))).first()
     if existing is not None:  # the same request sent again (new event id): the same answer
-        if existing.home_node == home:
-            await _answer(uow, existing, incoming)
+        if existing.home_node != home:
+            raise Refused(f"placement/{existing.placement_id} was requested by {existing.home_node}, not by {home}")
+        await _answer(uow, existing, incoming)
         return
 
     now = _now()
@@ -182,11 +184,20 @@ async def _release(uow: UnitOfWork, row, status: Status) -> None:
         await opportunities.broadcast_state(uow, row.opportunity_id)
 
 
-async def on_placement_withdrawn(uow: UnitOfWork, incoming: Incoming) -> None:
-    """The home node withdrew her: the slot is free again."""
+async def _from_home(uow: UnitOfWork, incoming: Incoming):
+    """The placement an event from a home node is about, if this node hosts it; refused from any
+    node but the one that requested it."""
     row = (await uow.session.execute(select(host_placements).where(
         host_placements.c.placement_id == str(incoming.event.placement_id)))).first()
-    if row is None or row.home_node != incoming.envelope.origin or row.status in (Status.WITHDRAWN, Status.DECLINED, Status.COMPLETED):
+    if row is not None and row.home_node != incoming.envelope.origin:
+        raise Refused(f"placement/{row.placement_id} was requested by {row.home_node}, not by {incoming.envelope.origin}")
+    return row
+
+
+async def on_placement_withdrawn(uow: UnitOfWork, incoming: Incoming) -> None:
+    """The home node withdrew her: the slot is free again."""
+    row = await _from_home(uow, incoming)
+    if row is None or row.status in (Status.WITHDRAWN, Status.DECLINED, Status.COMPLETED):
         return
     await _release(uow, row, Status.WITHDRAWN)
 
@@ -194,9 +205,8 @@ async def on_placement_withdrawn(uow: UnitOfWork, incoming: Incoming) -> None:
 async def on_contact_disclosed(uow: UnitOfWork, incoming: Incoming) -> None:
     """Her consented contact, for the host organisation of a confirmed placement only."""
     event: events.ContactDisclosed = incoming.event
-    row = (await uow.session.execute(select(host_placements).where(
-        host_placements.c.placement_id == str(event.placement_id)))).first()
-    if row is None or row.home_node != incoming.envelope.origin or row.status in (Status.DECLINED, Status.WITHDRAWN):
+    row = await _from_home(uow, incoming)
+    if row is None or row.status in (Status.DECLINED, Status.WITHDRAWN):
         return
     await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id)
                               .values(contact=event.contact.model_dump(mode="json"), updated_at=_now()))
@@ -276,6 +286,12 @@ async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> set[str]:
         host_placements.c.placement_id.in_([str(p) for p in event.placement_ids]),
         host_placements.c.home_node == incoming.envelope.origin,
         host_placements.c.volunteer == event.volunteer))).all()
+    if event.placement_ids and not rows:
+        # A volunteer this node never received from that node. (Placements of another home node are
+        # refused before this, by the consumer's authority ledger. A request her home node dropped
+        # from its outbox when it erased her may be missing here while others are not: those are erased.)
+        raise Refused(f"erasure {event.erasure_id}: this node holds no placement from {incoming.envelope.origin} "
+                      f"for that volunteer ({len(event.placement_ids)} named)")
     for row in rows:
         if row.status in (Status.CONFIRMED, Status.STARTED):
             await _release(uow, row, Status.WITHDRAWN)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from corridor_runtime.database import UtcDateTime
@@ -69,6 +70,8 @@ opportunities = Table(
     Column("application_deadline", Date, nullable=True),
     Column("published_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Raised with every version broadcast: receivers apply a version only if it is newer.
+    Column("revision", Integer, nullable=False, server_default=text("0")),
 )
 
 # The host side of placements: requests for this node's slots, and their life afterwards.

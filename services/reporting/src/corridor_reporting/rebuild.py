@@ -1,6 +1,6 @@
 """Rebuild the projections by replaying the node's streams from the start.
 
-The projections and the reporting consumers' inbox are emptied and the durable consumers removed;
+The projections, the reporting consumers' inbox and the service's authority ledger are emptied and the durable consumers removed;
 the service then consumes LOCAL and IN again from their first event, through the same handlers, and
 the rebuild ends when both consumers have caught up. Run it with the reporting service stopped.
 """
@@ -27,6 +27,7 @@ async def rebuild(host: ServiceHost, *, on_progress: Callable[[int, int], None] 
         for table in PROJECTIONS:
             await session.execute(delete(table))
         await session.execute(delete(host.tables.inbox).where(host.tables.inbox.c.consumer.in_(names)))
+        await session.execute(delete(host.tables.authority))  # learnt from the same streams, again
     nc = await nats.connect(host.settings.nats_url)
     try:
         for subscription in host.subscriptions:

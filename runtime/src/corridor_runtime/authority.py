@@ -1,0 +1,128 @@
+"""What a service has learnt of who owns each shared datum, and the gate every event passes.
+
+The rules are the contracts' (`corridor_contracts.authority`); this is where a service applies
+them, once, for all its consumers: before any handler runs, each event of a batch is checked
+against the service's ledger, in the consumer's transaction. An event that breaks a rule raises
+`Refused` (dead-lettered with the reason, nothing applied); an opportunity's version that is not
+newer than the one applied is `superseded` (recorded in the inbox, handed to no handler).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corridor_contracts.authority import Hosts, Opens, Owns, Speaks, Statement, statements
+from corridor_contracts.events.placements import Side
+
+from .database import UtcDateTime
+
+if TYPE_CHECKING:  # unit_of_work imports tables, which defines this module's table
+    from .unit_of_work import Incoming
+
+
+class Refused(Exception):
+    """An event from a node that has no authority over what it states; the text says why."""
+
+
+def define_table(metadata: MetaData, service: str) -> Table:
+    return Table(
+        f"{service}_authority",
+        metadata,
+        Column("datum", String(64), primary_key=True),  # "opportunity/<id>", "placement/<id>", "outcome/<id>"
+        Column("owner", String(16), nullable=False),  # the owner; for a placement, her home node
+        Column("host", String(16), nullable=True),  # a placement's host node
+        Column("revision", BigInteger, nullable=True),  # the owner's last version applied
+        Column("stated_at", UtcDateTime, nullable=True),  # ... and its time (orders senders without revisions)
+    )
+
+
+@dataclass
+class Admission:
+    admitted: list[Incoming]
+    superseded: int
+
+
+class Ledger:
+    def __init__(self, table: Table, node_id: str) -> None:
+        self._table = table
+        self._me = node_id
+
+    async def admit(self, session: AsyncSession, items: list[Incoming]) -> Admission:
+        """The events of a batch that may be applied, in order; raises Refused for the first that
+        may not. Reads the rows the batch names in one query (locked, in key order, so that two
+        consumers of the service never write one over the other) and writes back what changed."""
+        stated = [(incoming, statements(incoming.event, origin=incoming.envelope.origin,
+                                        target=incoming.envelope.target, me=self._me)) for incoming in items]
+        keys = sorted({s.datum for _, found in stated for s in found})
+        if not keys:
+            return Admission(list(items), 0)
+        t = self._table
+        known: dict[str, dict] = {}
+        for start in range(0, len(keys), 500):
+            rows = await session.execute(select(t).where(t.c.datum.in_(keys[start:start + 500]))
+                                         .order_by(t.c.datum).with_for_update())
+            known.update((row.datum, dict(row._mapping)) for row in rows)
+        before = {datum: dict(row) for datum, row in known.items()}
+        admitted, superseded = [], 0
+        for incoming, found in stated:
+            if _decide(known, found, incoming):
+                admitted.append(incoming)
+            else:
+                superseded += 1
+        for datum, row in known.items():
+            if datum not in before:
+                await session.execute(t.insert().values(**row))
+            elif row != before[datum]:
+                await session.execute(update(t).where(t.c.datum == datum).values(**row))
+        return Admission(admitted, superseded)
+
+
+def _decide(known: dict[str, dict], found: list[Statement], incoming: Incoming) -> bool:
+    """Check one event's statements against what is known (updated in place when it passes):
+    True to apply it, False when it is an older version than the one applied."""
+    origin, occurred_at = incoming.envelope.origin, incoming.envelope.occurred_at
+    changes: dict[str, dict] = {}
+    newer = True
+    for statement in found:
+        row = changes.get(statement.datum) or known.get(statement.datum)
+        match statement:
+            case Owns(datum=datum, revision=revision):
+                if row is None:
+                    changes[datum] = {"datum": datum, "owner": origin, "host": None, "revision": revision,
+                                      "stated_at": occurred_at}
+                elif row["owner"] != origin:
+                    raise Refused(f"{datum} belongs to {row['owner']}; {origin} may not state it")
+                elif _order(revision, occurred_at) <= _order(row["revision"], row["stated_at"]):
+                    newer = False
+                else:
+                    changes[datum] = {**row, "revision": revision, "stated_at": occurred_at}
+            case Hosts(datum=datum, node=node):
+                if row is not None and row["owner"] != node:
+                    raise Refused(f"{datum} is hosted by {row['owner']}, not by {node}")
+            case Opens(datum=datum, home=home, host=host):
+                if row is None:
+                    changes[datum] = {"datum": datum, "owner": home, "host": host, "revision": None, "stated_at": None}
+                elif (row["owner"], row["host"]) != (home, host):
+                    raise Refused(f"{datum} is between home {row['owner']} and host {row['host']}, "
+                                  f"not home {home} and host {host}")
+            case Speaks(datum=datum, side=side):
+                if row is None:
+                    continue  # never heard of here: the handler decides
+                parties = {Side.HOME: row["owner"], Side.HOST: row["host"]}
+                allowed = set(parties.values()) if side is None else {parties[side]}
+                if origin not in allowed:
+                    who = "either side" if side is None else f"its {side.value} ({parties[side]})"
+                    raise Refused(f"{datum} is between home {row['owner']} and host {row['host']}: "
+                                  f"{origin} may not speak for {who}")
+    if newer:
+        known.update(changes)
+    return newer
+
+
+def _order(revision: int | None, stated_at: datetime | None) -> tuple:
+    return (revision or 0, stated_at.timestamp() if stated_at is not None else float("-inf"))

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import mailbox
-import secrets
 from datetime import timedelta
 
-import httpx
 import nats
 import pytest
 
 from corridor_contracts import PartnerNode, Registry, new_node_seed, public_key_of
-from corridor_matching.bootstrap import build as build_matching
-from corridor_matching.saga import Deadlines
-from corridor_notifications.bootstrap import build as build_notifications
-from corridor_notifications.settings import NotificationSettings
-from corridor_profiles.bootstrap import build as build_profiles
 from corridor_runtime.registry_file import save_registry
-from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
+from harness.partners import PartnerNodeUnderTest, placement_of, publish_accounting_role
 from harness.servers import observer_url
 from harness.streams import opened, stream_messages
 
@@ -32,38 +24,6 @@ pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES")}
 THIRD = "it"  # a third partner on the hub, with its own streams, that takes no part in this placement
 SEEDS = {node: new_node_seed() for node in [*NODES, THIRD]}
-
-
-class PartnerNodeUnderTest:
-    def __init__(self, node: str, tmp_path, nats_url: str, registry) -> None:
-        self.node, self.tmp = node, tmp_path / node
-
-        def settings(service):
-            return NodeSettings(node_id=node, service=service, nats_url=nats_url, data_dir=tmp_path,
-                                database_url=f"sqlite+aiosqlite:///{tmp_path / node / (service + '.sqlite')}",
-                                registry_file=registry, signing_seed=SEEDS[node].decode(), pseudonym_secret=secrets.token_hex(32))
-
-        self.profiles_host = build_profiles(settings("profiles"))
-        self.matching_host = build_matching(settings("matching"), deadlines=Deadlines(), round_every=0.5)
-        self.notifications_host = build_notifications(settings("notifications"),
-                                                      NotificationSettings(maildir=self.tmp / "maildir"))
-        self.hosts = [self.profiles_host, self.matching_host, self.notifications_host]
-        self.profiles = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.profiles_host.http_app), base_url="http://p")
-        self.matching = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.matching_host.http_app), base_url="http://m")
-
-    async def start(self):
-        for host in self.hosts:
-            await host.start()
-
-    async def stop(self):
-        await self.profiles.aclose()
-        await self.matching.aclose()
-        for host in self.hosts:
-            await host.stop()
-
-    def mail(self) -> list:
-        folder = self.tmp / "maildir"
-        return list(mailbox.Maildir(folder, create=False)) if folder.exists() else []
 
 
 @pytest.fixture
@@ -83,7 +43,7 @@ async def corridor(tmp_path, corridor_servers):
         nc = await nats.connect(server.url)
         await provision(nc.jetstream(), node, peers=[p for p in servers if p != node])
         await nc.close()
-    nodes = {node: PartnerNodeUnderTest(node, tmp_path, servers[node].url, registry) for node in NODES}
+    nodes = {node: PartnerNodeUnderTest(node, tmp_path, servers[node].url, registry, SEEDS) for node in NODES}
     try:
         for node in nodes.values():
             await node.start()
@@ -293,23 +253,6 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
                     text = " ".join(str(v) for v in row)
                     found = [v for v in personal.values() if v in text]
                     assert not found, (database.name, table, found)
-
-
-async def publish_accounting_role(es) -> dict:
-    """Spain: a business in Seville (Spanish law lets companies host) publishes an accounting role."""
-    org = (await es.profiles.post("/organisations", json={
-        "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
-        "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}})).json()
-    return (await es.profiles.post("/opportunities", json={
-        "organisation_id": org["organisation_id"], "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
-        "languages": [{"language": "es", "level": "B2"}], "place": {"country": "ES", "region": "Andalucía", "city": "Sevilla"},
-        "hours_per_week": 10, "starts_on": "2027-02-01", "slots_total": 1})).json()
-
-
-async def placement_of(home, volunteer_id, status):
-    """Her placement in that status at her home node's matching, if there is one."""
-    items = (await home.matching.get(f"/placements?volunteer_id={volunteer_id}")).json()["items"]
-    return next((p for p in items if p["status"] == status), None)
 
 
 async def _empty(awaitable):

@@ -133,6 +133,13 @@ RULES: dict[str, Callable[..., list[Statement]]] = {
 }
 
 
+# The events that open a placement, and those that speak about an open one: a receiver that reads
+# the latter must also read the former (on LOCAL and on IN), or it cannot tell who may speak.
+OPENING = {"LOCAL": "PlacementProposed", "IN": "PlacementRequested"}
+SPEAKING = frozenset({"PlacementConfirmed", "PlacementDeclined", "PlacementStarted", "HoursLogged",
+                      "PlacementCompleted", "PlacementWithdrawn", "ContactDisclosed", "ErasureRequested"})
+
+
 def statements(event: Any, *, origin: str, target: str | None, me: str) -> list[Statement]:
     """What an event states about which datum, for the receiver `me` to check against what it knows."""
     rule = RULES.get(event.TYPE)

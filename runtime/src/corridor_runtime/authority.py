@@ -16,13 +16,25 @@ from typing import TYPE_CHECKING
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corridor_contracts.authority import Hosts, Opens, Owns, Speaks, Statement, statements
+from corridor_contracts.authority import OPENING, SPEAKING, Hosts, Opens, Owns, Speaks, Statement, statements
 from corridor_contracts.events.placements import Side
 
 from .database import UtcDateTime
 
-if TYPE_CHECKING:  # unit_of_work imports tables, which defines this module's table
+if TYPE_CHECKING:  # unit_of_work and consumer import tables, which defines this module's table
+    from .consumer import Subscription
     from .unit_of_work import Incoming
+
+
+def learn_openings(subscriptions: list[Subscription]) -> None:
+    """A service that reads what is said about placements also reads, for its ledger alone, the
+    events that open them: on LOCAL (her home node's proposals) and on IN (requests to this host)."""
+    if not any(SPEAKING & set(s.handlers) for s in subscriptions):
+        return
+    for stream, opening in OPENING.items():
+        readers = [s for s in subscriptions if s.stream == stream and not s.outgoing]
+        if readers and not any(opening in s.handlers for s in readers):
+            readers[0].learns = readers[0].learns | {opening}
 
 
 class Refused(Exception):

@@ -74,6 +74,8 @@ class Subscription:
     # journey interleave, so runs of one type are short and `batch_handlers` would not help there.
     # Used for batches of more than one fresh event; the fallback is one event at a time.
     whole_batch: BatchHandler | None = None
+    # Event types read for the authority ledger alone, handed to no handler (authority.learn_openings).
+    learns: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.batch_handlers) - set(self.handlers))
@@ -82,7 +84,7 @@ class Subscription:
 
     def filter_subjects(self, node_id: str) -> list[str]:
         filters = []
-        for event_type in sorted(self.handlers):
+        for event_type in sorted(set(self.handlers) | self.learns):
             scope = CATALOGUE.latest(event_type).SCOPE
             if self.outgoing:
                 filters.append(subjects.broadcast(node_id, event_type) if scope is Scope.BROADCAST
@@ -260,12 +262,13 @@ class Consumer:
             claimed = await self.inbox.claim(session, by_id)
             fresh = {event_id: incoming for event_id, incoming in by_id.items() if event_id in claimed}
             admission = await self._ledger.admit(session, list(fresh.values()))  # raises Refused
+            handled = [i for i in admission.admitted if i.envelope.type in self.subscription.handlers]
             uow = UnitOfWork(session, self._tables, self._emitter)
-            batched = self.subscription.batch_handlers if len(admission.admitted) > 1 else {}
-            whole_batch = self.subscription.whole_batch if len(admission.admitted) > 1 else None
+            batched = self.subscription.batch_handlers if len(handled) > 1 else {}
+            whole_batch = self.subscription.whole_batch if len(handled) > 1 else None
             if whole_batch is not None:
-                await whole_batch(uow, admission.admitted)
-            for event_type, run in _runs(admission.admitted) if whole_batch is None else ():
+                await whole_batch(uow, handled)
+            for event_type, run in _runs(handled) if whole_batch is None else ():
                 if event_type in batched:
                     await batched[event_type](uow, run)
                     continue

@@ -36,6 +36,7 @@ from .registry_file import ConfigError, load_registry
 from .settings import NodeSettings
 from .signals import stop_requested
 from .streams import provision
+from .authority import learn_openings
 from .tables import DeliveryTables
 from .unit_of_work import Emitter, UnitOfWork
 
@@ -86,6 +87,7 @@ class ServiceHost:
         decoder = Decoder(self.settings.node_id, self.verifier, self.sealer,
                           replay_window=timedelta(days=self.settings.inbox_retention_days),
                           max_clock_skew=timedelta(seconds=self.settings.max_clock_skew_seconds))
+        learn_openings(self.subscriptions)
         self.consumers = [
             Consumer(
                 js=self.js, sessions=self.sessions, writing=self.db.writing, tables=self.tables, emitter=self.emitter, decoder=decoder,

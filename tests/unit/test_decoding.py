@@ -189,3 +189,18 @@ def test_an_event_older_than_the_replay_window_is_poison():
     recent = Signer(ES).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin="es",
                                            occurred_at=datetime.now(timezone.utc) - timedelta(days=89)))
     assert window.decode(subjects.for_envelope(recent, node="es"), recent.encode()).event == SAMPLES["OpportunityPublished"]
+
+
+def test_an_event_dated_beyond_the_clock_skew_is_poison_local_or_shared():
+    from datetime import datetime, timedelta, timezone
+
+    decoder = Decoder("fr", Verifier({"es": public_key_of(ES)}), max_clock_skew=timedelta(minutes=5))
+    now = datetime.now(timezone.utc)
+    ahead = Signer(ES).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin="es", occurred_at=now + timedelta(minutes=6)))
+    with pytest.raises(Poison, match="from the future: occurred_at .* by more than the 300 s"):
+        decoder.decode(subjects.for_envelope(ahead, node="es"), ahead.encode())
+    local = Envelope.wrap(SAMPLES["VolunteerRegistered"], origin="fr", occurred_at=now + timedelta(days=365))
+    with pytest.raises(Poison, match="from the future"):
+        decoder.decode("node.fr.VolunteerRegistered", local.encode())
+    within = Signer(ES).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin="es", occurred_at=now + timedelta(minutes=4)))
+    assert decoder.decode(subjects.for_envelope(within, node="es"), within.encode()).event == SAMPLES["OpportunityPublished"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corridor_contracts.authority import OPENING, SPEAKING, Hosts, Opens, Owns, Speaks, Statement, statements
@@ -86,11 +86,14 @@ class Ledger:
                 admitted.append(incoming)
             else:
                 superseded += 1
-        for datum, row in known.items():
-            if datum not in before:
-                await session.execute(t.insert().values(**row))
-            elif row != before[datum]:
-                await session.execute(update(t).where(t.c.datum == datum).values(**row))
+        new = [row for datum, row in known.items() if datum not in before]
+        changed = [{"key": datum, "new_revision": row["revision"], "new_stated_at": row["stated_at"]}
+                   for datum, row in known.items() if datum in before and row != before[datum]]
+        if new:
+            await session.execute(t.insert(), new)
+        if changed:
+            await session.execute(update(t).where(t.c.datum == bindparam("key")).values(
+                revision=bindparam("new_revision"), stated_at=bindparam("new_stated_at")), changed)
         return Admission(admitted, superseded)
 
 
@@ -109,7 +112,7 @@ def _decide(known: dict[str, dict], found: list[Statement], incoming: Incoming) 
                                       "stated_at": occurred_at}
                 elif row["owner"] != origin:
                     raise Refused(f"{datum} belongs to {row['owner']}; {origin} may not state it")
-                elif _order(revision, occurred_at) <= _order(row["revision"], row["stated_at"]):
+                elif not _newer(revision, occurred_at, row):
                     newer = False
                 else:
                     changes[datum] = {**row, "revision": revision, "stated_at": occurred_at}
@@ -136,5 +139,11 @@ def _decide(known: dict[str, dict], found: list[Statement], incoming: Incoming) 
     return newer
 
 
-def _order(revision: int | None, stated_at: datetime | None) -> tuple:
-    return (revision or 0, stated_at.timestamp() if stated_at is not None else float("-inf"))
+def _newer(revision: int | None, occurred_at: datetime, row: dict) -> bool:
+    """Is this version of an owned datum newer than the one applied? The owner's revision decides;
+    its time only orders the versions of an owner on older code, which sends no revision."""
+    if (revision or 0) != (row["revision"] or 0):
+        return (revision or 0) > (row["revision"] or 0)
+    if revision is not None:
+        return False  # the same revision again: a copy of the version applied
+    return row["stated_at"] is None or occurred_at > row["stated_at"]

@@ -12,6 +12,7 @@ import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import httpx
 import nats
 import pytest
 
@@ -112,10 +113,19 @@ async def test_a_partner_cannot_take_over_another_partners_opportunity(corridor)
             await be.send(events.OpportunityClosed(opportunity_id=x, reason=ClosingReason.WITHDRAWN, slots_free=0, revision=52))]
 
     for node in (fr, es):
-        letters = await refused(node, sent, reason=f"opportunity/{x} belongs to es; be may not state it")
+        letters = await refused(node, sent, reason=f"opportunity/{x} was not made by be: its id names another node")
         assert {d.consumer for d in letters} >= {"matching-corridor", "profiles-corridor", "notifications-corridor",
                                                  "reporting-corridor"}
     assert refused_count(fr) >= 4 * 3 and refused_count(es) >= 4 * 3
+
+    # The operator sees them counted, per consumer, in the node's Prometheus metrics.
+    async def counted():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fr.reporting_host.http_app), base_url="http://r") as api:
+            text = (await api.get("/metrics")).text
+        line = next((l for l in text.splitlines() if l.startswith("corridor_events_refused{")
+                     and 'consumer="matching-corridor"' in l), "")
+        return line if line.endswith(" 4.0") else None
+    assert await eventually(counted, timeout=30)
 
     # Nothing changed on either honest node: Spain hosts it, it is open, with its own title.
     assert matching_view(fr, x) == [("es", True, "Auxiliar contable")]
@@ -189,7 +199,7 @@ async def test_a_partner_cannot_speak_for_a_placement_it_is_not_part_of(corridor
     letters += await refused(es, to_es, reason=f"placement/{pid} is ")
     assert all("not by be" in d.reason or "be may not speak" in d.reason for d in letters), [d.reason for d in letters]
     await refused(es, unknown_erasure, reason="this node holds no placement from be", by={"profiles-corridor"})
-    await refused(fr, request_elsewhere, reason=f"opportunity/{x} is hosted by es, not by fr", by=fr.consumers_of("PlacementRequested"))
+    await refused(fr, request_elsewhere, reason=f"opportunity/{x} was not made by fr", by=fr.consumers_of("PlacementRequested"))
 
     # Nothing changed: the placement is confirmed on both sides, Spain holds her contact, not
     # Mallory's, and the slot stays taken; nobody was mailed about any of it; be got no answer.

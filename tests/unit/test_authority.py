@@ -108,3 +108,20 @@ def test_a_host_accepts_requests_only_for_its_own_opportunities_and_from_the_hom
 def test_a_placement_never_heard_of_is_left_to_the_handler():
     said = placement_events(uuid.uuid4())
     assert apply({}, incoming(said["started"], "be", target="fr"))
+
+
+def test_an_id_made_by_a_node_names_it_so_no_other_node_can_state_it_even_first():
+    from corridor_contracts.authority import made_by, new_opportunity_id
+
+    made = new_opportunity_id("es")
+    assert made.version == 8 and made_by(made, "es") is True and made_by(made, "be") is False
+    assert made_by(uuid.uuid4(), "es") is None  # a random id from a node on older code names nobody
+    copy = opportunity(1).model_copy(update={"opportunity_id": made})
+    known: dict = {}
+    with pytest.raises(Refused, match=f"opportunity/{made} was not made by be"):
+        apply(known, incoming(copy, "be"))  # before Spain's own announcement arrived
+    assert known == {}
+    assert apply(known, incoming(copy, "es"))
+    request = SAMPLES["PlacementRequested"].model_copy(update={"placement_id": uuid.uuid4(), "opportunity_id": made})
+    with pytest.raises(Refused, match="was not made by fr"):
+        apply({}, incoming(request, "be", target="fr"), me="fr")  # fr knows nothing of it, and still refuses

@@ -3,8 +3,9 @@
 A signature proves which node sent an event, not that this node may speak about what the event
 names. These rules say who may, so that every receiver can refuse the rest the same way:
 
-- An **opportunity** belongs to the node that first stated it (its host). Only that node may
-  publish, update or close it. Its versions are ordered by `revision`, a number the host raises
+- An **opportunity** belongs to its host: the node its id names (`new_opportunity_id`), or, for
+  an id from a node on older code, the node that first stated it. Only that node may publish,
+  update or close it. Its versions are ordered by `revision`, a number the host raises
   with every version; a version that is not newer than the one applied changes nothing. (A host
   on older code sends no revision: its versions count as revision 0 and are ordered by their
   time, which only the host itself can choose.)
@@ -25,11 +26,38 @@ event dated further in the future than a small clock skew.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .events.placements import Side
+
+
+def new_opportunity_id(node: str) -> uuid.UUID:
+    """A new opportunity's id, bound to the node that makes it: a UUID of version 8 whose second
+    half is a digest of the node's id and the first half. Any receiver can tell which node made it
+    (`made_by`), so no other node can state it, whichever event reaches a receiver first."""
+    head = bytearray(secrets.token_bytes(8))
+    head[6] = (head[6] & 0x0F) | 0x80  # version 8
+    return uuid.UUID(bytes=bytes(head) + _tag(node, bytes(head)))
+
+
+def made_by(datum_id: uuid.UUID, node: str) -> bool | None:
+    """Whether a bound id (`new_opportunity_id`) was made by `node`; None for an id that names no
+    node (a random UUID from a node on older code)."""
+    if datum_id.version != 8:
+        return None
+    raw = datum_id.bytes
+    return secrets.compare_digest(raw[8:], _tag(node, raw[:8]))
+
+
+def _tag(node: str, head: bytes) -> bytes:
+    tag = bytearray(hashlib.sha256(b"corridor-opportunity-id\0" + node.encode() + b"\0" + head).digest()[:8])
+    tag[0] = (tag[0] & 0x3F) | 0x80  # the RFC 9562 variant
+    return bytes(tag)
 
 
 def opportunity(opportunity_id: Any) -> str:
@@ -77,11 +105,23 @@ class Speaks:
     side: Side | None
 
 
-Statement = Owns | Hosts | Opens | Speaks
+@dataclass(frozen=True)
+class Made:
+    """The datum's id names the node that made it (`new_opportunity_id`): it must be `node`."""
+
+    datum: str
+    node: str
+
+
+Statement = Owns | Hosts | Opens | Speaks | Made
+
+
+def _made(opportunity_id: uuid.UUID, node: str) -> list[Statement]:
+    return [Made(opportunity(opportunity_id), node)] if made_by(opportunity_id, node) is False else []
 
 
 def _opportunity(event, origin, target, me):
-    return [Owns(opportunity(event.opportunity_id), getattr(event, "revision", None))]
+    return [*_made(event.opportunity_id, origin), Owns(opportunity(event.opportunity_id), getattr(event, "revision", None))]
 
 
 def _proposed(event, origin, target, me):
@@ -89,12 +129,13 @@ def _proposed(event, origin, target, me):
 
 
 def _requested(event, origin, target, me):
-    return [Hosts(opportunity(event.opportunity_id), node=target),
+    return [*_made(event.opportunity_id, target), Hosts(opportunity(event.opportunity_id), node=target),
             Opens(placement(event.placement_id), home=origin, host=target)]
 
 
 def _answer(event, origin, target, me):
-    return [Hosts(opportunity(event.opportunity_id), node=origin), Speaks(placement(event.placement_id), Side.HOST)]
+    return [*_made(event.opportunity_id, origin), Hosts(opportunity(event.opportunity_id), node=origin),
+            Speaks(placement(event.placement_id), Side.HOST)]
 
 
 def _from(side: Side | None):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corridor_contracts.authority import OPENING, SPEAKING, Hosts, Opens, Owns, Speaks, Statement, statements
+from corridor_contracts.authority import OPENING, SPEAKING, Hosts, Made, Opens, Owns, Speaks, Statement, statements
 from corridor_contracts.events.placements import Side
 
 from .database import UtcDateTime
@@ -116,6 +116,8 @@ def _decide(known: dict[str, dict], found: list[Statement], incoming: Incoming) 
                     newer = False
                 else:
                     changes[datum] = {**row, "revision": revision, "stated_at": occurred_at}
+            case Made(datum=datum, node=node):
+                raise Refused(f"{datum} was not made by {node}: its id names another node")
             case Hosts(datum=datum, node=node):
                 if row is not None and row["owner"] != node:
                     raise Refused(f"{datum} is hosted by {row['owner']}, not by {node}")

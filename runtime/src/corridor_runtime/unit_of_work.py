@@ -99,6 +99,11 @@ class UnitOfWork:
         self.emitted: list[Envelope] = []
         self.committed: list[Callable[[], object]] = []
 
+    @property
+    def node_id(self) -> str:
+        """The node this unit of work's events come from."""
+        return self._emitter.node_id
+
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Call `callback` once this unit of work has committed (not if it rolls back): e.g. wake a
         loop that reads what this transaction wrote — before the commit it would not see it."""

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corridor_contracts import events
+from corridor_contracts.authority import new_opportunity_id
 from corridor_contracts.events.opportunities import ClosingReason
 from corridor_contracts.types import LongText, ShortText
 from corridor_contracts.values import HostSummary, LanguageSkill, OpportunityPlace, SkillRequirement
@@ -124,7 +125,7 @@ async def publish(uow: UnitOfWork, new: NewOpportunity) -> OpportunityView:
     if new.reference and (await uow.session.execute(
             select(opportunities.c.opportunity_id).where(opportunities.c.reference == new.reference))).first():
         raise Conflict(f"an opportunity with reference {new.reference!r} is already published", field="reference")
-    opportunity_id, now = uuid.uuid4(), datetime.now(timezone.utc)
+    opportunity_id, now = new_opportunity_id(uow.node_id), datetime.now(timezone.utc)
     details = OpportunityDetails.model_validate(new.model_dump(exclude={"reference", "organisation_id"}))
     await uow.session.execute(opportunities.insert().values(
         opportunity_id=str(opportunity_id), reference=new.reference, organisation_id=str(host.organisation_id),

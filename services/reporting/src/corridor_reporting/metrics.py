@@ -32,6 +32,10 @@ class NodeMetrics:
                                registry=self.registry)
         self.duplicates = Gauge("corridor_events_duplicate", "redelivered events skipped by the inbox", labels,
                                 registry=self.registry)
+        self.refused = Gauge("corridor_events_refused", "events refused because their origin may not state what they "
+                             "state (each also dead-lettered)", labels, registry=self.registry)
+        self.superseded = Gauge("corridor_events_superseded", "older versions of a datum than the one applied, passed over",
+                                labels, registry=self.registry)
         self.lag = Gauge("corridor_consumer_lag", "events in the stream not yet delivered to the consumer", labels,
                          registry=self.registry)
         self.unacked = Gauge("corridor_consumer_ack_pending", "events delivered and not yet acknowledged", labels,
@@ -57,6 +61,8 @@ class NodeMetrics:
                 key = (node, service, consumer["name"], consumer["stream"])
                 self.processed.labels(*key).set(consumer.get("processed", 0))
                 self.duplicates.labels(*key).set(consumer.get("duplicates", 0))
+                self.refused.labels(*key).set(consumer.get("refused", 0))
+                self.superseded.labels(*key).set(consumer.get("superseded", 0))
                 self.lag.labels(*key).set(consumer.get("pending", 0))
                 self.unacked.labels(*key).set(consumer.get("ack_pending", 0))
         try:

@@ -126,6 +126,7 @@ class Consumer:
         max_deliver: int = 8,
         fetch_timeout: float = 2.0,
         on_commit: Callable[[], None] = lambda: None,
+        scrub: Callable[[], None] | None = None,
     ) -> None:
         self._js = js
         self._sessions = sessions
@@ -140,6 +141,7 @@ class Consumer:
         self._max_deliver = max_deliver
         self._fetch_timeout = fetch_timeout
         self._on_commit = on_commit
+        self._scrub = scrub  # after a transaction that erased personal data (UnitOfWork.erased)
         self.inbox = Inbox(tables, subscription.name)
         self._ledger = Ledger(tables.authority, node_id)
         self.counters = ConsumerCounters()
@@ -263,7 +265,7 @@ class Consumer:
             fresh = {event_id: incoming for event_id, incoming in by_id.items() if event_id in claimed}
             admission = await self._ledger.admit(session, list(fresh.values()))  # raises Refused
             handled = [i for i in admission.admitted if i.envelope.type in self.subscription.handlers]
-            uow = UnitOfWork(session, self._tables, self._emitter)
+            uow = UnitOfWork(session, self._tables, self._emitter, scrub=self._scrub)
             batched = self.subscription.batch_handlers if len(handled) > 1 else {}
             whole_batch = self.subscription.whole_batch if len(handled) > 1 else None
             if whole_batch is not None:

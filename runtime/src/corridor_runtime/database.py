@@ -10,6 +10,7 @@ from pathlib import Path
 
 from datetime import datetime, timezone
 
+import structlog
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.types import TypeDecorator
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_
 
 from . import sqlite_inline
+
+log = structlog.get_logger("corridor.database")
 
 WRITE_LOCK_PATIENCE = 10.0  # seconds a SQLite writer waits for another process's write lock
 
@@ -63,6 +66,7 @@ class Database:
         # in SQLite's busy handler, which sleeps in steps of up to 100 ms and so wakes long after the
         # lock is free (issue 9: two consumers of one service spent most of a replay asleep there).
         self._writer = asyncio.Lock() if self.is_sqlite else None
+        self._scrubbing: set[asyncio.Task] = set()
 
     async def create_tables(self, metadata: MetaData) -> None:
         async with self.engine.begin() as connection:
@@ -92,8 +96,44 @@ class Database:
             async with connection.begin():
                 yield connection
 
+    async def scrub(self) -> None:
+        """After personal data was erased: on SQLite, the write-ahead log holds the pages as they
+        were until a checkpoint copies them back (its file keeps them until truncated); with
+        secure_delete on (every connection), the database file keeps no deleted content. Checkpoint
+        now and truncate the log. Readers in the middle of a transaction can hold a checkpoint back:
+        try again a few times. (On PostgreSQL, VACUUM and the server's WAL recycling do this.)"""
+        if not self.is_sqlite:
+            return
+        for attempt in range(20):
+            async with self.writing(), self.engine.connect() as connection:
+                busy = await connection.run_sync(_checkpoint)
+            if not busy:
+                return
+            await asyncio.sleep(0.05 * (attempt + 1))
+        log.warning("could not checkpoint the write-ahead log after an erasure: readers held it", database=self.url)
+
+    def scrub_soon(self) -> None:
+        """Scrub after this commit, in the background (an after-commit callback)."""
+        task = asyncio.get_running_loop().create_task(self.scrub())
+        self._scrubbing.add(task)
+        task.add_done_callback(self._scrubbing.discard)
+
     async def dispose(self) -> None:
+        for task in list(self._scrubbing):
+            await asyncio.gather(task, return_exceptions=True)
         await self.engine.dispose()
+
+
+def _checkpoint(connection) -> bool:
+    """PRAGMA wal_checkpoint(TRUNCATE) outside any transaction (the driver connection is in
+    autocommit mode; SQLAlchemy's own execute would begin one first). True if readers held it back."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = cursor.fetchone()
+    finally:
+        cursor.close()
+    return bool(busy)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -107,6 +147,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_WAIT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted and overwritten content is zeroed, not left in free space: erasure must reach the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -93,6 +93,7 @@ class ServiceHost:
                 js=self.js, sessions=self.sessions, writing=self.db.writing, tables=self.tables, emitter=self.emitter, decoder=decoder,
                 dead_letters=dead, subscription=sub, node_id=self.settings.node_id,
                 batch_size=self.settings.batch_size, max_deliver=self.settings.max_deliver, on_commit=self.relay.wake,
+                scrub=self.db.scrub_soon,
             )
             for sub in self.subscriptions
         ]
@@ -206,7 +207,7 @@ class ServiceHost:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """Change state and emit events in one transaction; the relay is woken after commit."""
         async with self.db.writing(), self.sessions() as session, session.begin():
-            uow = UnitOfWork(session, self.tables, self.emitter)
+            uow = UnitOfWork(session, self.tables, self.emitter, scrub=self.db.scrub_soon)
             yield uow
             await uow.flush()
         if uow.emitted and self.relay is not None:

@@ -91,10 +91,12 @@ class Emitter:
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, tables: DeliveryTables, emitter: Emitter) -> None:
+    def __init__(self, session: AsyncSession, tables: DeliveryTables, emitter: Emitter,
+                 scrub: Callable[[], object] | None = None) -> None:
         self.session = session
         self._tables = tables
         self._emitter = emitter
+        self._scrub = scrub  # after an erasure: the database's files let go of what it held (Database.scrub)
         self._rows: list[dict[str, Any]] = []
         self.emitted: list[Envelope] = []
         self.committed: list[Callable[[], object]] = []
@@ -128,9 +130,16 @@ class UnitOfWork:
         self.emitted.append(envelope)
         return envelope
 
+    def erased(self) -> None:
+        """This transaction erased personal data: once it commits, scrub the database's files (on
+        SQLite the write-ahead log still holds the pages as they were)."""
+        if self._scrub is not None:
+            self.after_commit(self._scrub)
+
     async def forget(self, correlation_id: UUID) -> None:
         """Delete this service's outbox rows of one journey, published or not (erasure: local events
         about a person carry her personal data, and an erased person's pending events need not go out)."""
+        self.erased()
         self._rows = [r for r in self._rows if r["correlation_id"] != str(correlation_id)]
         outbox = self._tables.outbox
         await self.session.execute(delete(outbox).where(outbox.c.correlation_id == str(correlation_id)))

@@ -277,7 +277,7 @@ async def test_the_host_organisation_gets_her_consented_contact_in_its_language(
     assert "Lucía" in row.text  # addressed to the contact person
 
 
-async def test_erasure_removes_her_from_the_directory_and_the_delivery_log(node):
+async def test_erasure_removes_her_from_the_directory_the_maildir_and_the_delivery_log(node):
     host = await node.start(channels=["maildir"])
     proposed, envelope = await _she_is_proposed(node)
 
@@ -285,11 +285,17 @@ async def test_erasure_removes_her_from_the_directory_and_the_delivery_log(node)
         rows = await _rows(host, cause_event_id=str(envelope.event_id))
         return rows and rows[0].status == "sent"
     await eventually(sent, timeout=30)
+    assert len(mailbox.Maildir(node.tmp / "maildir", create=False)) == 1
     await node.publish(events.VolunteerErased(volunteer_id=proposed.volunteer_id, erased_at=datetime.now(timezone.utc)))
 
-    async def gone():
-        return await _rows(host, recipient_id=str(proposed.volunteer_id)) == []
-    await eventually(gone, timeout=30)
+    async def redacted():
+        rows = await _rows(host, recipient_id=str(proposed.volunteer_id))
+        return rows if rows and all(r.status == "erased" for r in rows) else None
+    # The operator's record stays (which message, when, by which channel), without her in it.
+    [row] = await eventually(redacted, timeout=30)
+    assert (row.kind, row.channel, row.address, row.subject, row.text, row.html) == ("proposal", "maildir", None, "", "", "")
+    assert row.sent_at is not None
+    assert len(mailbox.Maildir(node.tmp / "maildir", create=False)) == 0
     from corridor_notifications.tables import recipients
     async with host.sessions() as session:
         assert (await session.execute(select(recipients).where(

@@ -64,6 +64,7 @@ async def on_consent_changed(uow: UnitOfWork, incoming: Incoming) -> None:
 async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
     await uow.session.execute(update(volunteers).where(volunteers.c.volunteer_id == str(incoming.event.volunteer_id)).values(
         active=False, profile=None, contact=None, shares_profile=False, discloses_contact_since=None))
+    uow.erased()
 
 
 async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:

@@ -45,7 +45,7 @@ def create_app(host: ServiceHost, dispatcher: Dispatcher) -> FastAPI:
     @app.get("/deliveries", response_model=Page, tags=["deliveries"])
     async def list_deliveries(limit: Annotated[int, Query(ge=1, le=500)] = 50,
                               offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-                              status: Literal["pending", "sent", "failed"] | None = None):
+                              status: Literal["pending", "sent", "failed", "erased"] | None = None):
         query = select(deliveries)
         if status:
             query = query.where(deliveries.c.status == status)

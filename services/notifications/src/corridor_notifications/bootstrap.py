@@ -13,6 +13,7 @@ from . import directory
 from .api import create_app
 from .channels import MaildirChannel, SmtpChannel, WebhookChannel
 from .dispatcher import Dispatcher
+from .erasure import Erasure
 from .messages import Messages
 from .settings import NotificationSettings
 from .tables import metadata
@@ -47,11 +48,12 @@ def build(settings: NodeSettings | None = None, notify: NotificationSettings | N
     channels = channels_for(settings, notify)
     dispatcher = Dispatcher(host, channels, max_attempts=notify.max_attempts)
     messages = Messages(channels=channels, templates=Templates(), node_name=node_name, wake=dispatcher.wake)
+    erasure = Erasure(channels)
     host.subscriptions = [
         Subscription("notifications-local", "LOCAL", {
             "VolunteerRegistered": directory.on_volunteer,
             "VolunteerUpdated": directory.on_volunteer,
-            "VolunteerErased": directory.on_volunteer_erased,
+            "VolunteerErased": erasure.on_volunteer_erased,
             "OrganisationRegistered": directory.on_organisation,
             "PlacementProposed": messages.on_proposed,
             "PlacementProposalExpiring": messages.on_expiring,
@@ -67,7 +69,7 @@ def build(settings: NodeSettings | None = None, notify: NotificationSettings | N
             "PlacementCompleted": messages.on_answer,
             "PlacementRequested": messages.on_requested,
             "ContactDisclosed": messages.on_contact_disclosed,
-            "ErasureRequested": messages.on_erasure_requested,
+            "ErasureRequested": erasure.on_erasure_requested,
         }),
         Subscription("notifications-sent", "OUT", {
             "PlacementConfirmed": messages.on_host_step,

@@ -80,6 +80,16 @@ class MaildirChannel:
             raise TransientFailure(f"cannot write to the Maildir: {error.strerror}") from None
 
 
+    def erase(self, delivery_id: str) -> int:
+        """Remove the message's file, wherever a mail client moved it; how many files went."""
+        removed = 0
+        for sub in ("new", "cur", "tmp"):
+            for path in (self.path / sub).glob(f"{delivery_id}.*"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
 class SmtpChannel:
     name = "smtp"
     needs_address = True
@@ -104,6 +114,10 @@ class SmtpChannel:
             raise TransientFailure(f"{error.code} {error.message}") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise TransientFailure(f"SMTP server unreachable: {error}") from None
+
+
+    def erase(self, delivery_id: str) -> int:
+        return 0  # the message left this node: the recipient's server holds it, not this node
 
 
 class WebhookChannel:
@@ -137,3 +151,6 @@ class WebhookChannel:
             raise TransientFailure(f"webhook answered {response.status_code}")
         if response.status_code >= 400:
             raise PermanentFailure(f"webhook refused it: {response.status_code} {response.text[:200]}")
+
+    def erase(self, delivery_id: str) -> int:
+        return 0  # the message left this node: the receiving service holds it, not this node

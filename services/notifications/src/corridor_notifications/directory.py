@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
-
 from corridor_contracts import events
 from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
-from .tables import deliveries, opportunities, recipients
+from .tables import opportunities, recipients
 
 
 async def on_volunteer(uow: UnitOfWork, incoming: Incoming) -> None:
@@ -16,13 +14,6 @@ async def on_volunteer(uow: UnitOfWork, incoming: Incoming) -> None:
     profile = incoming.event.profile
     await upsert(uow.session, recipients, "recipient_id", str(incoming.event.volunteer_id), {
         "kind": "volunteer", "name": profile.given_name, "email": profile.email, "language": profile.preferred_language})
-
-
-async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
-    """Erasure removes her from the directory and her messages from the delivery log."""
-    volunteer_id = str(incoming.event.volunteer_id)
-    await uow.session.execute(delete(deliveries).where(deliveries.c.recipient_id == volunteer_id))
-    await uow.session.execute(delete(recipients).where(recipients.c.recipient_id == volunteer_id))
 
 
 async def on_organisation(uow: UnitOfWork, incoming: Incoming) -> None:

@@ -83,12 +83,19 @@ class Dispatcher:
 
     async def _update(self, row, **values) -> None:
         async with self._host.unit_of_work() as uow:
-            await uow.session.execute(update(deliveries).where(deliveries.c.delivery_id == row.delivery_id).values(**values))
+            # Only a pending row: one erased while it was being sent stays erased (and its file goes).
+            done = await uow.session.execute(update(deliveries).where(
+                deliveries.c.delivery_id == row.delivery_id, deliveries.c.status == "pending").values(**values))
+        if done.rowcount == 0 and values.get("status") == "sent":
+            channel = self._channels.get(row.channel)
+            if channel is not None:
+                channel.erase(row.delivery_id)
 
     async def _give_up(self, row, attempts: int, reason: str) -> None:
         now = datetime.now(timezone.utc)
         async with self._host.unit_of_work() as uow:
-            await uow.session.execute(update(deliveries).where(deliveries.c.delivery_id == row.delivery_id).values(
+            await uow.session.execute(update(deliveries).where(
+                deliveries.c.delivery_id == row.delivery_id, deliveries.c.status == "pending").values(
                 status="failed", attempts=attempts, last_error=reason[:2000]))
             uow.emit(events.NotificationFailed(
                 delivery_id=uuid.UUID(row.delivery_id), cause_event_id=uuid.UUID(row.cause_event_id), kind=row.kind,

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pycountry
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from corridor_contracts import events
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
@@ -180,11 +180,3 @@ class Messages:
             "volunteer_email": event.contact.email or "", "volunteer_phone": event.contact.phone or "",
             "volunteer_language": language.name if language else event.contact.preferred_language},
             placement_id=event.placement_id)
-
-    async def on_erasure_requested(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        """Host side: her home node erased her; the messages that carried her contact go too."""
-        event: events.ErasureRequested = incoming.event
-        await uow.session.execute(delete(deliveries).where(
-            deliveries.c.placement_id.in_([str(p) for p in event.placement_ids]), deliveries.c.kind == "host_contact"))
-
-

@@ -152,3 +152,21 @@ def test_languages_are_named_in_her_language():
     assert "Habla español al nivel requerido" in explain(match, language="es", taxonomy=TAXONOMY)
     assert "Parle espagnol au niveau requis" in explain(match, language="fr", taxonomy=TAXONOMY)
     assert "Speaks Spanish at the level required" in explain(match, language="en", taxonomy=TAXONOMY)
+
+
+def test_the_reasons_in_her_letter_speak_to_her_and_her_operator_reads_them_about_her():
+    from corridor_matching.explanations import TEMPLATES, TO_HER, explain
+
+    match = fit(LUCIA, TREASURER)
+    to_her = {lang: explain(match, language=lang, taxonomy=TAXONOMY, to_her=True) for lang in ("en", "fr", "es", "it", "el")}
+    assert "You speak Spanish at the level required" in to_her["en"]
+    assert "Vous parlez espagnol au niveau requis" in to_her["fr"]
+    assert "Usted habla español al nivel requerido" in to_her["es"]
+    assert "Lei parla spagnolo al livello richiesto" in to_her["it"]
+    assert to_her["el"][0].startswith("Διαθέτετε τη δεξιότητα που ζητείται: ")
+    assert "Lives in the same city" in explain(match, language="en", taxonomy=TAXONOMY)  # the operator's view
+    assert set(TO_HER) == set(TEMPLATES) and all(set(t) == set(TEMPLATES[c]) for c, t in TO_HER.items())
+    # No sentence of her letter speaks of her in the third person.
+    third_person = ("Has the", "Has a", "Speaks", "Lives", "Is willing", "she prefers", "Has been", "A la", "A une",
+                    "Parle ", "Habite", "Est prête", "qu'elle", "Attend", "Διαθέτει ", "Μιλά ", "Μένει", "Είναι πρόθυμη")
+    assert not [line for lines in to_her.values() for line in lines if line.startswith(third_person) or "she " in line]

@@ -275,6 +275,22 @@ async def test_the_host_organisation_gets_her_consented_contact_in_its_language(
         str(ORGANISATION), "organisation", "es", "lucia@abrazo.example.es")
     assert "Amina Haddad" in row.text and "amina.haddad@example.org" in row.text and "+33 6 12 34 56 78" in row.text
     assert "Lucía" in row.text  # addressed to the contact person
+    # Her language named in the message's language (CLDR, through Babel), in text and HTML.
+    assert "Idioma preferido: francés" in row.text and "Idioma preferido: francés" in row.html and "French" not in row.text
+
+
+async def test_an_address_with_accents_stays_an_address_in_the_maildir(node):
+    await node.start(channels=["maildir"])
+    proposed, envelope = await _she_is_proposed(node, email_address="lucía.pérez@example.org")
+
+    async def stored():
+        folder = mailbox.Maildir(node.tmp / "maildir", create=False) if (node.tmp / "maildir").exists() else {}
+        return [folder.get_bytes(k) for k in folder.keys()] if folder else None
+    [data] = await eventually(stored, timeout=30)
+    message = email.message_from_string(data.decode("utf-8"), policy=email.policy.default)  # as a UTF-8 mail client reads it
+    assert message["To"].addresses[0].addr_spec == "lucía.pérez@example.org"
+    assert b"=?utf-8?" not in data.split(b"\n\n", 1)[0].lower()  # UTF-8 headers, not encoded words
+    assert "Amina" in message.get_body(preferencelist=("plain",)).get_content()
 
 
 async def test_erasure_removes_her_from_the_directory_the_maildir_and_the_delivery_log(node):

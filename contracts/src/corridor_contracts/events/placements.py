@@ -30,7 +30,7 @@ class PlacementProposed(Event):
     match: MatchSummary
     expires_at: UtcDatetime
     explanation: list[ShortText] = Field(default_factory=list, max_length=20,
-                                         description="the reasons as sentences in her preferred language")
+                                         description="the reasons as sentences addressed to her, in her preferred language")
 
 
 class PlacementProposalExpiring(Event):

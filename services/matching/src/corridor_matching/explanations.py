@@ -45,6 +45,38 @@ TEMPLATES: dict[str, dict[str, str]] = {
                      "es": "Lleva un tiempo esperando una plaza", "it": "Aspetta un inserimento da un po'",
                      "el": "Περιμένει θέση εδώ και καιρό"},
 }
+# The same reasons addressed to her, in the register of the letters (vous, usted, Lei, εσείς): the
+# proposal she receives says "you", while her operator reads "she".
+TO_HER: dict[str, dict[str, str]] = {
+    "skill_covered": {"en": "You have the skill asked for: {skill}", "fr": "Vous avez la compétence demandée : {skill}",
+                      "es": "Usted tiene la competencia solicitada: {skill}", "it": "Lei ha la competenza richiesta: {skill}",
+                      "el": "Διαθέτετε τη δεξιότητα που ζητείται: {skill}"},
+    "skill_related": {"en": "You have a skill close to the one asked for: {skill}",
+                      "fr": "Vous avez une compétence proche de celle demandée : {skill}",
+                      "es": "Usted tiene una competencia cercana a la solicitada: {skill}",
+                      "it": "Lei ha una competenza vicina a quella richiesta: {skill}",
+                      "el": "Διαθέτετε δεξιότητα κοντινή σε αυτή που ζητείται: {skill}"},
+    "language_fit": {"en": "You speak {language} at the level required", "fr": "Vous parlez {language} au niveau requis",
+                     "es": "Usted habla {language} al nivel requerido", "it": "Lei parla {language} al livello richiesto",
+                     "el": "Μιλάτε {language} στο απαιτούμενο επίπεδο"},
+    "same_city": {"en": "You live in the same city", "fr": "Vous habitez la même ville", "es": "Usted vive en la misma ciudad",
+                  "it": "Lei vive nella stessa città", "el": "Μένετε στην ίδια πόλη"},
+    "same_region": {"en": "You live in the same region", "fr": "Vous habitez la même région",
+                    "es": "Usted vive en la misma región", "it": "Lei vive nella stessa regione",
+                    "el": "Μένετε στην ίδια περιφέρεια"},
+    "same_country": {"en": "You live in the same country", "fr": "Vous habitez le même pays",
+                     "es": "Usted vive en el mismo país", "it": "Lei vive nello stesso paese", "el": "Μένετε στην ίδια χώρα"},
+    "remote": TEMPLATES["remote"],
+    "willing_to_move": {"en": "You are willing to move for it", "fr": "Vous êtes prête à vous déplacer pour cela",
+                        "es": "Usted está dispuesta a trasladarse", "it": "Lei è disposta a trasferirsi",
+                        "el": "Είστε πρόθυμη να μετακινηθείτε"},
+    "sector_preferred": {"en": "In a sector you prefer", "fr": "Dans un secteur que vous préférez",
+                         "es": "En un sector que usted prefiere", "it": "In un settore che lei preferisce",
+                         "el": "Σε τομέα που προτιμάτε"},
+    "waiting_time": {"en": "You have been waiting for a placement for a while", "fr": "Vous attendez une mission depuis un moment",
+                     "es": "Usted lleva un tiempo esperando una plaza", "it": "Lei aspetta un inserimento da un po'",
+                     "el": "Περιμένετε θέση εδώ και καιρό"},
+}
 SUPPORTED = ("en", "fr", "es", "it", "el")
 
 
@@ -63,11 +95,12 @@ def language_name(code: str, in_language: str) -> str:
     return name if in_language in ("en", "el") else name.lower()
 
 
-def explain(match: MatchSummary, *, language: str, taxonomy: Taxonomy) -> list[str]:
+def explain(match: MatchSummary, *, language: str, taxonomy: Taxonomy, to_her: bool = False) -> list[str]:
+    """The reasons as sentences: about her, for her operator; or, `to_her`, addressed to her."""
     lang = language if language in SUPPORTED else "en"
     lines = []
     for reason in match.reasons:
-        template = TEMPLATES.get(reason.code, {}).get(lang)
+        template = (TO_HER if to_her else TEMPLATES).get(reason.code, {}).get(lang)
         if template is None:
             continue
         skill = taxonomy.skills[reason.skill].label(lang) if reason.skill and reason.skill in taxonomy.skills else reason.skill

@@ -92,5 +92,5 @@ class Rounds:
         return [await saga.propose(uow, volunteer_id=p.volunteer.volunteer_id, opportunity_id=p.opportunity.opportunity_id,
                                    host_node=p.opportunity.host_node, match=p.match.summary(), deadlines=self._deadlines,
                                    explanation=explain(p.match, language=language_of[p.volunteer.volunteer_id],
-                                                       taxonomy=self._taxonomy))
+                                                       taxonomy=self._taxonomy, to_her=True))
                 for p in chosen]

@@ -14,11 +14,15 @@ import os
 import socket
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import aiosmtplib
 import httpx
+
+
+UTF8_FILE = default_policy.clone(utf8=True, max_line_length=None)  # unfolded: the stdlib folds a long UTF-8 header badly
 
 
 class TransientFailure(Exception):
@@ -74,7 +78,9 @@ class MaildirChannel:
             return  # already delivered (a retry after a crash), perhaps already read
         temporary = self.path / "tmp" / name
         try:
-            temporary.write_bytes(bytes(message.email(self.sender)))
+            # Headers in UTF-8 (RFC 6532), as a mail client reads them: an address with accents is an
+            # address, not an encoded word (which no client accepts in an address).
+            temporary.write_bytes(message.email(self.sender).as_bytes(policy=UTF8_FILE))
             os.replace(temporary, final)
         except OSError as error:
             raise TransientFailure(f"cannot write to the Maildir: {error.strerror}") from None

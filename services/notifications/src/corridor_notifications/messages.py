@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timezone
 
-import pycountry
 from sqlalchemy import select, update
 
 from corridor_contracts import events
@@ -173,10 +172,9 @@ class Messages:
         if row is None:
             raise NotYetKnown(f"placement {event.placement_id} not known here yet")
         opportunity = await self._opportunity(uow, row.opportunity_id)
-        language = pycountry.languages.get(alpha_2=event.contact.preferred_language)
         await self._send(uow, incoming, "host_contact", opportunity["organisation_id"], {
             "opportunity_title": opportunity["title"],
             "volunteer_name": f"{event.contact.given_name} {event.contact.family_name}",
             "volunteer_email": event.contact.email or "", "volunteer_phone": event.contact.phone or "",
-            "volunteer_language": language.name if language else event.contact.preferred_language},
+            "volunteer_language": event.contact.preferred_language},  # named in the message's language
             placement_id=event.placement_id)

@@ -4,10 +4,26 @@ with a fallback to English. HTML is autoescaped; subject and text are not."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import jinja2
+from babel import Locale, UnknownLocaleError
 
 FALLBACK = "en"
+
+
+@cache
+def language_name(code: str, in_language: str) -> str:
+    """A language's name in the message's language, as the Unicode CLDR writes it (Babel)."""
+    try:
+        return Locale.parse(in_language).languages.get(code, code)
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+@jinja2.pass_context
+def _language_name(context, code: str) -> str:
+    return language_name(code, context["message_language"])
 
 
 @dataclass(frozen=True)
@@ -24,6 +40,8 @@ class Templates:
         self._plain = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
                                          keep_trailing_newline=False)
         self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        for environment in (self._plain, self._html):
+            environment.filters["language_name"] = _language_name  # {{ code | language_name }}
 
     def language_for(self, kind: str, language: str) -> str:
         try:
@@ -35,6 +53,7 @@ class Templates:
     def render(self, kind: str, language: str, context: dict) -> Rendered:
         language = self.language_for(kind, language)
         name = f"{kind}.{language}.j2"
+        context = {**context, "message_language": language}
 
         def block(environment: jinja2.Environment, block_name: str) -> str:
             template = environment.get_template(name)

@@ -79,7 +79,7 @@ def baseline_pairs(volunteers, opportunities, taxonomy, rules) -> int:
     eligible = 0
     for o in opportunities:
         for v in volunteers:
-            if not violations(v, o, home_node=HOME, today=TODAY, rules=rules):
+            if not violations(v, o, home_node=HOME, today=TODAY, rules=rules, taxonomy=taxonomy):
                 score(v, o, taxonomy=taxonomy, today=TODAY)
                 eligible += 1
     return eligible

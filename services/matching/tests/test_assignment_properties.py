@@ -97,7 +97,7 @@ def test_no_proposal_breaks_a_hard_constraint_and_no_slot_is_given_twice(corrido
     vols, opps = corridor
     proposals = plan_round(vols, opps, home_node=HOME, today=TODAY, taxonomy=TAXONOMY, rules=RULES)
     for p in proposals:
-        assert violations(p.volunteer, p.opportunity, home_node=HOME, today=TODAY, rules=RULES) == []
+        assert violations(p.volunteer, p.opportunity, home_node=HOME, today=TODAY, rules=RULES, taxonomy=TAXONOMY) == []
     proposed = [p.volunteer.volunteer_id for p in proposals]
     assert len(proposed) == len(set(proposed))
     for o in opps:
@@ -123,7 +123,7 @@ def test_the_vectorised_rules_equal_the_readable_ones(corridor):
         idx, scores = pool.evaluate(o, home_node=HOME, rules=RULES)
         vectorised = dict(zip(idx.tolist(), scores.tolist()))
         for i, v in enumerate(vols):
-            broken = violations(v, o, home_node=HOME, today=TODAY, rules=RULES)
+            broken = violations(v, o, home_node=HOME, today=TODAY, rules=RULES, taxonomy=TAXONOMY)
             assert (i in vectorised) == (not broken), (v, o, broken)
             if not broken:
                 assert abs(vectorised[i] - score(v, o, taxonomy=TAXONOMY, today=TODAY).score) <= 2e-6
@@ -134,7 +134,7 @@ def brute_force_best(vols, opps) -> float:
     options = []
     for v in vols:
         options.append([None] + [o for o in opps
-                                 if not violations(v, o, home_node=HOME, today=TODAY, rules=RULES)])
+                                 if not violations(v, o, home_node=HOME, today=TODAY, rules=RULES, taxonomy=TAXONOMY)])
     best = 0.0
     for choice in itertools.product(*options):
         taken = {}

@@ -148,7 +148,7 @@ async def test_the_placement_saga_on_one_node(node):
     assert "Habite la même ville" in in_french and any(line.startswith("A la compétence demandée : ") for line in in_french)
     proposed_events = await eventually(lambda: node.events("LOCAL", "PlacementProposed"))  # published after the commit
     assert [e["payload"]["proposal_id"] for e in proposed_events] == [proposal["placement_id"]]
-    assert "Habite la même ville" in proposed_events[0]["payload"]["explanation"]  # for notifications, in her language
+    assert "Vous habitez la même ville" in proposed_events[0]["payload"]["explanation"]  # her letter: in her language, to her
 
     # Unanswered close to its deadline: one reminder (a local event notifications turns into a message).
     node.deadlines.reminder = timedelta(days=30)

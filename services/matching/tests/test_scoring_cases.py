@@ -16,7 +16,7 @@ A2, B1, B2, C1, C2 = 1, 2, 3, 4, 5
 
 
 def check(v, o, home="fr"):
-    return violations(v, o, home_node=home, today=TODAY, rules=RULES)
+    return violations(v, o, home_node=home, today=TODAY, rules=RULES, taxonomy=TAXONOMY)
 
 
 def fit(v, o):
@@ -170,3 +170,32 @@ def test_the_reasons_in_her_letter_speak_to_her_and_her_operator_reads_them_abou
     third_person = ("Has the", "Has a", "Speaks", "Lives", "Is willing", "she prefers", "Has been", "A la", "A une",
                     "Parle ", "Habite", "Est prête", "qu'elle", "Attend", "Διαθέτει ", "Μιλά ", "Μένει", "Είναι πρόθυμη")
     assert not [line for lines in to_her.values() for line in lines if line.startswith(third_person) or "she " in line]
+
+
+# A carer, and a beekeeping role whose one skill is essential: nothing in the taxonomy links them.
+CARER = replace(LUCIA, volunteer_id="carer", skills=frozenset({"care.elderly-care"}), sectors=frozenset())
+BEEKEEPING = replace(TREASURER, opportunity_id="bees", host_sector="agriculture",
+                     skills=(Requirement("agriculture.livestock.beekeeping"),))
+
+
+def test_an_essential_skill_is_a_hard_constraint_unless_the_host_trains_newcomers():
+    from corridor_matching.assignment import plan_round
+    from corridor_matching.explanations import explain
+
+    assert check(CARER, BEEKEEPING, home="es") == ["skill:agriculture.livestock.beekeeping"]
+    assert plan_round([CARER], [BEEKEEPING], home_node="es", today=TODAY, taxonomy=TAXONOMY, rules=RULES) == []
+    # An optional skill she lacks only lowers the score.
+    optional = replace(BEEKEEPING, skills=(Requirement("agriculture.livestock.beekeeping", essential=False),))
+    assert check(CARER, optional, home="es") == []
+    # A skill linked to hers in the taxonomy meets an essential one (partial credit).
+    care_role = replace(BEEKEEPING, skills=(Requirement("care"),)) if "care" in TAXONOMY.skills else None
+    if care_role is not None:
+        assert check(CARER, care_role, home="es") == []
+    # A host that trains newcomers may be proposed to her, and her letter says why.
+    training = replace(BEEKEEPING, trains_newcomers=True)
+    assert check(CARER, training, home="es") == []
+    [proposal] = plan_round([CARER], [training], home_node="es", today=TODAY, taxonomy=TAXONOMY, rules=RULES)
+    assert [r.code for r in proposal.match.reasons if r.skill] == ["trains_newcomers"]
+    label = TAXONOMY.skills["agriculture.livestock.beekeeping"].label("en")
+    assert f"You do not need this skill yet; the host will teach it: {label}" in explain(
+        proposal.match, language="en", taxonomy=TAXONOMY, to_her=True)

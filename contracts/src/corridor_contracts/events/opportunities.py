@@ -35,6 +35,8 @@ class OpportunityPublished(Event):
     slots_total: int = Field(ge=1, le=1000)
     slots_free: int = Field(ge=0, le=1000)
     revision: int | None = Field(default=None, ge=1, le=2**53, description=REVISION)
+    trains_newcomers: bool = Field(default=False, description=(
+        "the host teaches the skills it asks for: an essential skill she lacks does not rule her out"))
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -216,6 +216,10 @@ class Pool:
         # credit toward each required code (computed once per round), then the candidates' columns.
         rows, cols, values = [], [], []
         for row, o in enumerate(os):
+            if not o.trains_newcomers:  # each essential skill hers, or linked to hers (scoring.violations)
+                for r in o.skills:
+                    if r.essential:
+                        ok[row] &= self._credit_matrix[self._code_row[r.code], idx] > 0
             total = sum(1.0 if r.essential else 0.5 for r in o.skills)
             for r in o.skills:
                 rows.append(row)
@@ -304,7 +308,7 @@ def all_pairs_round(volunteers: Sequence[Volunteer], opportunities: Sequence[Opp
     candidates = []
     for j, o in enumerate(opportunities):
         eligible = [(i, score(v, o, taxonomy=taxonomy, today=today).score) for i, v in enumerate(volunteers)
-                    if not violations(v, o, home_node=home_node, today=today, rules=rules)]
+                    if not violations(v, o, home_node=home_node, today=today, rules=rules, taxonomy=taxonomy)]
         if eligible:
             candidates.append((j, np.array([i for i, _ in eligible]), np.array([s for _, s in eligible])))
     chosen = solve(candidates, [o.slots_free for o in opportunities])

@@ -44,6 +44,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "waiting_time": {"en": "Has been waiting for a placement for a while", "fr": "Attend une mission depuis un moment",
                      "es": "Lleva un tiempo esperando una plaza", "it": "Aspetta un inserimento da un po'",
                      "el": "Περιμένει θέση εδώ και καιρό"},
+    "trains_newcomers": {"en": "Does not have this skill yet; the host will teach it: {skill}",
+                         "fr": "N'a pas encore cette compétence ; l'organisation la lui apprendra : {skill}",
+                         "es": "Aún no tiene esta competencia; la organización se la enseñará: {skill}",
+                         "it": "Non ha ancora questa competenza; l'organizzazione gliela insegnerà: {skill}",
+                         "el": "Δεν έχει ακόμη αυτή τη δεξιότητα· ο φορέας θα της τη διδάξει: {skill}"},
 }
 # The same reasons addressed to her, in the register of the letters (vous, usted, Lei, εσείς): the
 # proposal she receives says "you", while her operator reads "she".
@@ -76,6 +81,11 @@ TO_HER: dict[str, dict[str, str]] = {
     "waiting_time": {"en": "You have been waiting for a placement for a while", "fr": "Vous attendez une mission depuis un moment",
                      "es": "Usted lleva un tiempo esperando una plaza", "it": "Lei aspetta un inserimento da un po'",
                      "el": "Περιμένετε θέση εδώ και καιρό"},
+    "trains_newcomers": {"en": "You do not need this skill yet; the host will teach it: {skill}",
+                         "fr": "Cette compétence n'est pas encore nécessaire ; l'organisation vous l'apprendra : {skill}",
+                         "es": "Aún no necesita esta competencia; la organización se la enseñará: {skill}",
+                         "it": "Non le serve ancora questa competenza; l'organizzazione gliela insegnerà: {skill}",
+                         "el": "Δεν χρειάζεστε ακόμη αυτή τη δεξιότητα· ο φορέας θα σας τη διδάξει: {skill}"},
 }
 SUPPORTED = ("en", "fr", "es", "it", "el")
 

@@ -99,7 +99,7 @@ def opportunity_of(row, slots_free: int) -> Opportunity:
         city=d.place.city, remote=d.place.remote, hours_per_week=d.hours_per_week, starts_on=d.starts_on, ends_on=d.ends_on,
         application_deadline=d.application_deadline, slots_free=slots_free,
         skills=tuple(Requirement(r.code, r.essential) for r in d.required_skills),
-        languages={item.language: rank(item.level) for item in d.languages})
+        languages={item.language: rank(item.level) for item in d.languages}, trains_newcomers=d.trains_newcomers)
 
 
 def now() -> datetime:

@@ -72,11 +72,15 @@ class Opportunity:
     remote: bool = False
     ends_on: date | None = None
     application_deadline: date | None = None
+    trains_newcomers: bool = False  # an essential skill she lacks does not rule her out
 
 
-def violations(v: Volunteer, o: Opportunity, *, home_node: str, today: date, rules: HostRules) -> list[str]:
+def violations(v: Volunteer, o: Opportunity, *, home_node: str, today: date, rules: HostRules,
+               taxonomy: Taxonomy) -> list[str]:
     """The hard constraints this pair breaks; empty when it may be proposed."""
     broken = []
+    if not o.trains_newcomers:  # an essential skill: hers, or linked to hers in the taxonomy
+        broken += [f"skill:{r.code}" for r in o.skills if r.essential and not taxonomy.credit(r.code, v.skills)[0]]
     for language, minimum in o.languages.items():
         if v.languages.get(language, -1) < minimum:
             broken.append(f"language:{language}")
@@ -151,6 +155,8 @@ def score(v: Volunteer, o: Opportunity, *, taxonomy: Taxonomy, today: date) -> M
             if credit:
                 code = "skill_covered" if credit == 1.0 else "skill_related"
                 reasons.append(_reason(code, credit * weight / total * WEIGHTS["skills"], skill=requirement.code))
+            elif requirement.essential and o.trains_newcomers:
+                reasons.append(_reason("trains_newcomers", 0.0, skill=requirement.code))
         skills = earned / total
     else:
         skills = 0.5

@@ -40,6 +40,7 @@ class OpportunityDetails(BaseModel):
     ends_on: date | None = None
     application_deadline: date | None = None
     slots_total: int = Field(ge=1, le=1000)
+    trains_newcomers: bool = False  # the host teaches the skills it asks for: an essential one is not required
 
     @model_validator(mode="after")
     def _dates(self):

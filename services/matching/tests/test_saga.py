@@ -183,7 +183,13 @@ async def test_the_placement_saga_on_one_node(node):
     fatou = (await node.profiles.post("/volunteers", json=volunteer("V2", "Fatou", ["care.childcare"]))).json()
     first = await node.placement_with(fatou["volunteer_id"], "proposed")
     assert first["opportunity_id"] == child["opportunity_id"]
-    await node.profiles.post(f"/opportunities/{child['opportunity_id']}/close", json={"reason": "withdrawn"})
+    # The host closed it, and its broadcast has not reached matching yet (a closure that matching
+    # learns ends the proposal at once: test_proposals_for_a_full_or_closed_opportunity_...):
+    # closed in the host's own table alone.
+    from corridor_profiles.tables import opportunities as host_opportunities
+    async with node.profiles_host.unit_of_work() as uow:
+        await uow.session.execute(host_opportunities.update().where(
+            host_opportunities.c.opportunity_id == child["opportunity_id"]).values(status="closed", closing_reason="withdrawn"))
     await node.publish_opportunity(org["organisation_id"], "Garderie", ["care.childcare"])
     assert (await node.matching.post(f"/placements/{first['placement_id']}/accept")).status_code == 200
     declined = await node.placement_with(fatou["volunteer_id"], "declined_by_host")
@@ -236,3 +242,43 @@ async def test_the_placement_saga_on_one_node(node):
     for envelope in await node.events("OUT", "PlacementRequested"):
         assert all(name not in json.dumps(envelope) for name in ("Amina", "Fatou", "Mariam", "Hiba"))
     assert all(e["payload"]["match"]["reasons"] for e in await node.events("LOCAL", "PlacementProposed"))
+
+
+async def test_proposals_for_a_full_or_closed_opportunity_end_as_soon_as_the_node_learns_it(node):
+    org = (await node.profiles.post("/organisations", json={
+        "name": "Maison des aînés", "kind": "ngo", "sector": "care", "country": "FR", "city": "Lyon",
+        "contact": {"name": "Claire Martin", "email": "claire@aines.example.fr", "preferred_language": "fr"}})).json()
+    body = opportunity(org["organisation_id"], "Companion", ["care.elderly-care"], slots=2)
+    two_slots = (await node.profiles.post("/opportunities", json=body)).json()
+    amina = (await node.profiles.post("/volunteers", json=volunteer("F1", "Amina", ["care.elderly-care"]))).json()
+    hala = (await node.profiles.post("/volunteers", json=volunteer("F2", "Hala", ["care.elderly-care"]))).json()
+    first = await node.placement_with(amina["volunteer_id"], "proposed")
+    second = await node.placement_with(hala["volunteer_id"], "proposed")
+    assert first["opportunity_id"] == second["opportunity_id"] == two_slots["opportunity_id"]
+
+    # Amina takes a slot; then the host reduces the role to one slot: it is full, and Hala's
+    # proposal, which could no longer be confirmed, ends now rather than at its deadline.
+    assert (await node.matching.post(f"/placements/{first['placement_id']}/accept")).status_code == 200
+    await node.placement_with(amina["volunteer_id"], "confirmed")
+    one_slot = {k: v for k, v in body.items() if k != "organisation_id"} | {"slots_total": 1}
+    assert (await node.profiles.put(f"/opportunities/{two_slots['opportunity_id']}", json=one_slot)).status_code == 200
+    ended = await node.placement_with(hala["volunteer_id"], "expired")
+    assert ended["placement_id"] == second["placement_id"]
+
+    async def told():
+        found = [e for e in await node.events("LOCAL", "PlacementExpired") if e["payload"]["placement_id"] == ended["placement_id"]]
+        return found or None
+    [expired] = await eventually(told, timeout=30)  # for notifications: she is told why
+    assert (expired["payload"]["stage"], expired["payload"]["reason"]) == ("proposal", "full")
+
+    # She is free again: the next opportunity that suits her is proposed to her.
+    other = await node.publish_opportunity(org["organisation_id"], "Reading aloud", ["care.elderly-care"])
+    assert (await node.placement_with(hala["volunteer_id"], "proposed"))["opportunity_id"] == other["opportunity_id"]
+
+    # Closing an opportunity ends its open proposals too.
+    assert (await node.profiles.post(f"/opportunities/{other['opportunity_id']}/close", json={"reason": "withdrawn"})).status_code == 200
+    async def told_closed():
+        found = [e["payload"]["reason"] for e in await node.events("LOCAL", "PlacementExpired")
+                 if e["payload"]["opportunity_id"] == other["opportunity_id"]]
+        return found or None
+    assert await eventually(told_closed, timeout=30) == ["closed"]

@@ -368,6 +368,20 @@ async def test_she_is_told_when_the_host_did_not_answer_in_time(node):
     assert row.kind == "expired" and row.subject.startswith("Pas encore de réponse de Fundación Abrazo")
 
 
+async def test_she_is_told_when_her_proposal_ended_because_the_last_place_was_taken(node):
+    host = await node.start(channels=["maildir"])
+    proposed, _ = await _she_is_proposed(node)
+    ended = await node.publish(events.PlacementExpired(placement_id=proposed.proposal_id, volunteer_id=proposed.volunteer_id,
+                                                       opportunity_id=proposed.opportunity_id, stage="proposal", reason="full"))
+
+    async def sent():
+        rows = await _rows(host, cause_event_id=str(ended.event_id))
+        return rows if rows and rows[0].status == "sent" else None
+    [row] = await eventually(sent, timeout=30)
+    assert "La dernière place de « Companion for elderly residents » auprès de Fundación Abrazo vient d'être prise" in row.text
+    assert "n'a pas reçu de réponse à temps" not in row.text and "vient d'être prise" in row.html
+
+
 async def test_secrets_appear_in_no_log_line_and_no_table(node, capsys):
     """The node's signing seed and the SMTP password, while a delivery fails and is retried."""
     password = "Sm7p-" + uuid.uuid4().hex

@@ -50,8 +50,15 @@ class ExpiredStage(StrEnum):
     REQUEST = "request"  # the host did not answer in time
 
 
+class ExpiryReason(StrEnum):
+    DEADLINE = "deadline"  # not answered in time
+    FULL = "full"  # the opportunity's last slot went to someone else first
+    CLOSED = "closed"  # the host closed the opportunity
+
+
 class PlacementExpired(Event):
-    """A proposal or a request passed its deadline unanswered (local: notifications tell her)."""
+    """A proposal or a request ended unanswered (local: notifications tell her): past its deadline,
+    or a proposal whose opportunity became full or closed before she answered."""
 
     TYPE = "PlacementExpired"
     SCOPE = Scope.LOCAL
@@ -60,6 +67,7 @@ class PlacementExpired(Event):
     volunteer_id: UUID
     opportunity_id: UUID
     stage: ExpiredStage
+    reason: ExpiryReason = ExpiryReason.DEADLINE
 
 
 class PlacementRequested(Event):

@@ -49,7 +49,7 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
         Subscription("matching-corridor", "IN", {
             "OpportunityPublished": then_round(read_models.on_opportunity),
             "OpportunityUpdated": then_round(read_models.on_opportunity),
-            "OpportunityClosed": read_models.on_opportunity,
+            "OpportunityClosed": then_round(read_models.on_opportunity),
             "PlacementConfirmed": answers.on_confirmed,
             "PlacementDeclined": then_round(answers.on_declined),
             "PlacementStarted": answers.on_started,

@@ -7,10 +7,12 @@ from datetime import date, datetime, timezone
 from sqlalchemy import update
 
 from corridor_contracts import events
+from corridor_contracts.events.placements import ExpiryReason
 from corridor_contracts.values import ConsentKind
 from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
+from . import saga
 from . import taxonomy as taxonomy_module
 from .scoring import Opportunity, Requirement, Volunteer, rank
 from .tables import opportunities, volunteers
@@ -73,11 +75,14 @@ async def on_opportunity(uow: UnitOfWork, incoming: Incoming) -> None:
     event = incoming.event
     values = {"host_node": incoming.envelope.origin, "slots_free": event.slots_free,
               "updated_at": incoming.envelope.occurred_at}
-    if isinstance(event, events.OpportunityClosed):
+    closed = isinstance(event, events.OpportunityClosed)
+    if closed:
         values["open"] = False
     else:
         values.update(open=True, details=event.model_dump(mode="json"))
     await upsert(uow.session, opportunities, "opportunity_id", str(event.opportunity_id), values)
+    if closed or event.slots_free == 0:
+        await saga.end_proposals(uow, str(event.opportunity_id), ExpiryReason.CLOSED if closed else ExpiryReason.FULL)
 
 
 def volunteer_of(row) -> Volunteer:

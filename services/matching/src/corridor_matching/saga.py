@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, select, update
 
 from corridor_contracts import events, pseudonym
-from corridor_contracts.events.placements import DisclosedContact, Side, WithdrawalReason
+from corridor_contracts.events.placements import DisclosedContact, ExpiryReason, Side, WithdrawalReason
 from corridor_contracts.values import MatchSummary
 from corridor_runtime.authority import Refused
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
@@ -174,6 +174,22 @@ async def expire_due(uow: UnitOfWork) -> int:
                  correlation_id=uuid.UUID(row.correlation_id))
         count += 1
     return count
+
+
+async def end_proposals(uow: UnitOfWork, opportunity_id: str, reason: ExpiryReason) -> int:
+    """Proposals still unanswered for an opportunity that is now full or closed end as soon as this
+    node learns it: she is told, and she is free for the next round. A full one may free a slot
+    again later, so she is not kept from it; a closed one will not open again."""
+    due = (await uow.session.execute(select(placements).where(
+        placements.c.opportunity_id == opportunity_id, placements.c.status == Status.PROPOSED.value))).all()
+    for row in due:
+        await _set(uow, row, status=Status.EXPIRED.value, decline_reason=reason.value)
+        if reason is ExpiryReason.CLOSED:
+            await _exclude(uow, row, "closed")
+        uow.emit(events.PlacementExpired(placement_id=uuid.UUID(row.placement_id), volunteer_id=uuid.UUID(row.volunteer_id),
+                                         opportunity_id=uuid.UUID(row.opportunity_id), stage="proposal", reason=reason),
+                 correlation_id=uuid.UUID(row.correlation_id))
+    return len(due)
 
 
 class HostAnswers:

@@ -98,7 +98,7 @@ class Messages:
         opportunity = await self._opportunity(uow, event.opportunity_id)
         await self._send(uow, incoming, "expired", str(event.volunteer_id), {
             "opportunity_title": opportunity["title"], "organisation_name": opportunity["organisation_name"],
-            "stage": event.stage.value})
+            "stage": event.stage.value, "reason": event.reason.value})
 
     async def on_answer(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """What the host node sends back about one of this node's volunteers."""

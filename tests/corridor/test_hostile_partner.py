@@ -200,6 +200,10 @@ async def test_a_partner_cannot_speak_for_a_placement_it_is_not_part_of(corridor
     assert all("not by be" in d.reason or "be may not speak" in d.reason for d in letters), [d.reason for d in letters]
     await refused(es, unknown_erasure, reason="this node holds no placement from be", by={"profiles-corridor"})
     await refused(fr, request_elsewhere, reason=f"opportunity/{x} was not made by fr", by=fr.consumers_of("PlacementRequested"))
+    # ...and a receipt for an erasure France never asked of it.
+    receipt = [await be.send(events.ErasureCompleted(erasure_id=uuid.uuid4(), volunteer="x" * 43,
+                                                     erased_at=datetime.now(timezone.utc), records_erased=1), target="fr")]
+    await refused(fr, receipt, reason="was not asked of be", by={"matching-corridor"})
 
     # Nothing changed: the placement is confirmed on both sides, Spain holds her contact, not
     # Mallory's, and the slot stays taken; nobody was mailed about any of it; be got no answer.

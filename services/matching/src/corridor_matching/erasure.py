@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from corridor_contracts import events, pseudonym
+from corridor_runtime.authority import Refused
 from corridor_runtime.purge import purge
 from corridor_runtime.service import ServiceHost
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
@@ -73,9 +74,12 @@ class Erasures:
     async def on_erasure_completed(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """A host's receipt; only the node that was asked can answer for itself."""
         event: events.ErasureCompleted = incoming.event
-        await uow.session.execute(update(erasures).where(
-            erasures.c.erasure_id == str(event.erasure_id), erasures.c.host_node == incoming.envelope.origin)
-            .values(receipt_at=event.erased_at, records_erased=event.records_erased))
+        asked = (await uow.session.execute(select(erasures.c.host_node).where(
+            erasures.c.erasure_id == str(event.erasure_id)))).scalar_one_or_none()
+        if asked != incoming.envelope.origin:
+            raise Refused(f"erasure/{event.erasure_id} was not asked of {incoming.envelope.origin}")
+        await uow.session.execute(update(erasures).where(erasures.c.erasure_id == str(event.erasure_id))
+                                  .values(receipt_at=event.erased_at, records_erased=event.records_erased))
 
 
 async def listing(session, *, volunteer_id: uuid.UUID | None = None, missing: bool = False) -> list[ErasureView]:

@@ -89,6 +89,7 @@ SAMPLES: dict[str, e.Event] = {
                                              host_node="es", match=MATCH, expires_at=NOW),
     "PlacementProposalExpiring": e.PlacementProposalExpiring(proposal_id=PLACEMENT, volunteer_id=VOLUNTEER,
                                                              opportunity_id=OPPORTUNITY, expires_at=NOW),
+    "ProposalDeclined": e.ProposalDeclined(proposal_id=PLACEMENT, volunteer_id=VOLUNTEER, opportunity_id=OPPORTUNITY),
     "PlacementExpired": e.PlacementExpired(placement_id=PLACEMENT, volunteer_id=VOLUNTEER, opportunity_id=OPPORTUNITY,
                                            stage="request"),
     "OpportunityPublished": e.OpportunityPublished(**OPPORTUNITY_FIELDS),

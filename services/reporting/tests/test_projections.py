@@ -97,3 +97,15 @@ async def test_a_batch_projects_what_one_event_at_a_time_does(tmp_path, database
         assert len(placements) == 20 and len(one_by_one["reporting_volunteers"]) == 20 - 3  # three erased
         assert {p[3] for p in placements} <= {"completed", "withdrawn"}  # status only moves forward, whatever the order
         assert any(p[7] > 0 for p in placements)
+
+
+async def test_a_proposal_she_declined_is_counted_as_declined_not_proposed(tmp_path, database_url):
+    opportunity = events.OpportunityPublished(**OPPORTUNITY_FIELDS)
+    volunteer, declined, open_one = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    proposals = [events.PlacementProposed(proposal_id=p, volunteer_id=volunteer, opportunity_id=opportunity.opportunity_id,
+                                          host_node="es", match=MATCH, expires_at=NOW + timedelta(days=7))
+                 for p in (declined, open_one)]
+    her_answer = events.ProposalDeclined(proposal_id=declined, volunteer_id=volunteer, opportunity_id=opportunity.opportunity_id)
+    for order in ([*proposals, her_answer], [her_answer, *proposals]):  # LOCAL keeps the order; a rebuild may not
+        rows = (await projected(tmp_path, database_url, "declined", [[incoming(e) for e in order]]))["reporting_placements"]
+        assert sorted((p[0], p[3]) for p in rows) == sorted([(str(declined), "declined"), (str(open_one), "proposed")])

@@ -33,6 +33,17 @@ class PlacementProposed(Event):
                                          description="the reasons as sentences addressed to her, in her preferred language")
 
 
+class ProposalDeclined(Event):
+    """She declined her proposal (local): reporting counts it; the next round proposes the next best."""
+
+    TYPE = "ProposalDeclined"
+    SCOPE = Scope.LOCAL
+
+    proposal_id: UUID
+    volunteer_id: UUID
+    opportunity_id: UUID
+
+
 class PlacementProposalExpiring(Event):
     """Her proposal is still unanswered and its deadline is near (local: notifications remind her)."""
 

@@ -132,6 +132,8 @@ async def decline(uow: UnitOfWork, placement_id: uuid.UUID) -> None:
         raise SagaError(f"placement {placement_id} is {row.status}, not proposed")
     await _set(uow, row, status=Status.DECLINED.value)
     await _exclude(uow, row, "declined")
+    uow.emit(events.ProposalDeclined(proposal_id=placement_id, volunteer_id=uuid.UUID(row.volunteer_id),
+                                     opportunity_id=uuid.UUID(row.opportunity_id)), correlation_id=uuid.UUID(row.correlation_id))
 
 
 async def withdraw(uow: UnitOfWork, placement_id: uuid.UUID, withdrawal: Withdrawal) -> None:

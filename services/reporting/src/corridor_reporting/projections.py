@@ -75,6 +75,12 @@ def proposed(row: Row, incoming: Incoming) -> Row:
                     opportunity_id=str(event.opportunity_id), proposed_at=incoming.envelope.occurred_at)
 
 
+def declined_by_her(row: Row, incoming: Incoming) -> Row:
+    event: events.ProposalDeclined = incoming.event
+    return advanced(row, event.proposal_id, "declined", volunteer_id=str(event.volunteer_id),
+                    opportunity_id=str(event.opportunity_id))
+
+
 def stepped(row: Row, incoming: Incoming) -> Row:
     """What the host node answers and reports about this node's placements."""
     status = STEPS[incoming.event.TYPE]
@@ -107,6 +113,7 @@ PROJECTION: dict[str, tuple[Table, Callable[[Incoming], str], Callable[[Row, Inc
     "OpportunityPublished": (opportunities, lambda i: str(i.event.opportunity_id), opportunity),
     "OpportunityUpdated": (opportunities, lambda i: str(i.event.opportunity_id), opportunity),
     "PlacementProposed": (placements, lambda i: str(i.event.proposal_id), proposed),
+    "ProposalDeclined": (placements, lambda i: str(i.event.proposal_id), declined_by_her),
     **{step: (placements, lambda i: str(i.event.placement_id), stepped) for step in STEPS},
     "HoursLogged": (placements, lambda i: str(i.event.placement_id), with_hours),
     "PlacementOutcome": (outcomes, lambda i: str(i.event.outcome_id), outcome),

@@ -2,9 +2,11 @@
 
 The rules are the contracts' (`corridor_contracts.authority`); this is where a service applies
 them, once, for all its consumers: before any handler runs, each event of a batch is checked
-against the service's ledger, in the consumer's transaction. An event that breaks a rule raises
-`Refused` (dead-lettered with the reason, nothing applied); an opportunity's version that is not
-newer than the one applied is `superseded` (recorded in the inbox, handed to no handler).
+against the service's ledger, in the consumer's transaction. An event that breaks a rule is
+refused (dead-lettered with the reason once the batch commits, nothing of it applied or recorded,
+the rest of the batch applied as usual); an opportunity's version that is not newer than the one
+applied is `superseded` (recorded in the inbox, handed to no handler). Handlers raise `Refused`
+for what only they can tell (the saga's own checks).
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def define_table(metadata: MetaData, service: str) -> Table:
 
 @dataclass
 class Admission:
-    admitted: list[Incoming]
-    superseded: int
+    admitted: list[Incoming]  # to apply, in order
+    superseded: int  # older versions than the ones applied: recorded, not applied
+    refused: list[tuple[Incoming, str]]  # and why: to dead-letter, neither recorded nor applied
 
 
 class Ledger:
@@ -65,14 +68,14 @@ class Ledger:
         self._me = node_id
 
     async def admit(self, session: AsyncSession, items: list[Incoming]) -> Admission:
-        """The events of a batch that may be applied, in order; raises Refused for the first that
-        may not. Reads the rows the batch names in one query (locked, in key order, so that two
-        consumers of the service never write one over the other) and writes back what changed."""
+        """Which events of a batch may be applied, in order, and which are refused. Reads the rows
+        the batch names in one query (locked, in key order, so that two consumers of the service
+        never write one over the other) and writes back what the admitted events changed."""
         stated = [(incoming, statements(incoming.event, origin=incoming.envelope.origin,
                                         target=incoming.envelope.target, me=self._me)) for incoming in items]
         keys = sorted({s.datum for _, found in stated for s in found})
         if not keys:
-            return Admission(list(items), 0)
+            return Admission(list(items), 0, [])
         t = self._table
         known: dict[str, dict] = {}
         for start in range(0, len(keys), 500):
@@ -80,9 +83,14 @@ class Ledger:
                                          .order_by(t.c.datum).with_for_update())
             known.update((row.datum, dict(row._mapping)) for row in rows)
         before = {datum: dict(row) for datum, row in known.items()}
-        admitted, superseded = [], 0
+        admitted, superseded, refused = [], 0, []
         for incoming, found in stated:
-            if _decide(known, found, incoming):
+            try:
+                newer = _decide(known, found, incoming)
+            except Refused as error:  # what it stated is not taken into the ledger
+                refused.append((incoming, str(error)))
+                continue
+            if newer:
                 admitted.append(incoming)
             else:
                 superseded += 1
@@ -94,7 +102,7 @@ class Ledger:
         if changed:
             await session.execute(update(t).where(t.c.datum == bindparam("key")).values(
                 revision=bindparam("new_revision"), stated_at=bindparam("new_stated_at")), changed)
-        return Admission(admitted, superseded)
+        return Admission(admitted, superseded, refused)
 
 
 def _decide(known: dict[str, dict], found: list[Statement], incoming: Incoming) -> bool:

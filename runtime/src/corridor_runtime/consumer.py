@@ -4,9 +4,9 @@ For each batch fetched from a durable pull consumer:
 1. decode every message; poison (see decoding.py) goes to the dead-letter stream, then is acked;
 2. apply the valid ones in ONE database transaction: record their ids in the inbox, skipping those
    it holds already; check the others against the authority ledger (authority.py: an event from a
-   node with no authority over what it states is refused and dead-lettered, an older version of
-   a datum than the one applied is passed over); run the handlers of the rest; write the outbox
-   rows; commit; then ack;
+   node with no authority over what it states is refused, its claim taken back, and dead-lettered
+   after the commit; an older version of a datum than the one applied is passed over); run the
+   handlers of the rest; write the outbox rows; commit; then ack;
 3. if that transaction fails, apply the messages one by one to find the failing one: a handler's
    PermanentFailure is dead-lettered at once; any other error is retried with backoff (a nak
    with a delay) and dead-lettered after `max_deliver` attempts; an unreachable database is
@@ -263,7 +263,8 @@ class Consumer:
                 by_id.setdefault(str(incoming.envelope.event_id), incoming)
             claimed = await self.inbox.claim(session, by_id)
             fresh = {event_id: incoming for event_id, incoming in by_id.items() if event_id in claimed}
-            admission = await self._ledger.admit(session, list(fresh.values()))  # raises Refused
+            admission = await self._ledger.admit(session, list(fresh.values()))
+            await self.inbox.release(session, [str(i.envelope.event_id) for i, _ in admission.refused])
             handled = [i for i in admission.admitted if i.envelope.type in self.subscription.handlers]
             uow = UnitOfWork(session, self._tables, self._emitter, scrub=self._scrub)
             batched = self.subscription.batch_handlers if len(handled) > 1 else {}
@@ -283,10 +284,17 @@ class Consumer:
             self._on_commit()
         for callback in uow.committed:
             callback()
-        for msg, _ in items:
-            if msg is not None:  # None: a dead letter applied again on an operator's request
+        refused = {str(i.envelope.event_id): reason for i, reason in admission.refused}
+        for msg, incoming in items:
+            reason = refused.pop(str(incoming.envelope.event_id), None)
+            if msg is None:  # a dead letter applied again on an operator's request
+                if reason is not None:
+                    raise Refused(reason)
+            elif reason is not None:
+                await self._refuse(msg, incoming, reason)
+            else:
                 await msg.ack()
-        self.counters.processed += len(fresh)
+        self.counters.processed += len(fresh) - len(admission.refused)
         self.counters.duplicates += len(items) - len(fresh)
         self.counters.superseded += admission.superseded
 
@@ -303,10 +311,7 @@ class Consumer:
         deliveries = msg.metadata.num_delivered
         with structlog.contextvars.bound_contextvars(**_trace(incoming)):
             if isinstance(error, Refused):
-                self.counters.refused += 1
-                log.warning("event refused: its origin has no authority over what it states", reason=str(error),
-                            origin=incoming.envelope.origin)
-                await self._dead_letter(msg, f"refused: {error}")
+                await self._refuse(msg, incoming, str(error))
             elif isinstance(error, PermanentFailure):
                 await self._dead_letter(msg, f"rejected by the handler: {error}")
             elif isinstance(error, INFRASTRUCTURE_ERRORS):
@@ -321,6 +326,13 @@ class Consumer:
                 log.warning("handler failed; event will be retried", error=repr(error),
                             deliveries=deliveries, retry_in=delay)
                 await msg.nak(delay=delay)
+
+    async def _refuse(self, msg: Msg, incoming: Incoming, reason: str) -> None:
+        with structlog.contextvars.bound_contextvars(**_trace(incoming)):
+            self.counters.refused += 1
+            log.warning("event refused: its origin has no authority over what it states", reason=reason,
+                        origin=incoming.envelope.origin)
+            await self._dead_letter(msg, f"refused: {reason}")
 
     def _delay(self, deliveries: int) -> float:
         backoff = self.subscription.backoff

@@ -33,6 +33,14 @@ class Inbox:
         result = await session.execute(insert.returning(self._table.c.event_id), rows)
         return set(result.scalars())
 
+    async def release(self, session: AsyncSession, event_ids: Iterable[str]) -> None:
+        """Take back claims of this transaction for events that were not applied (refused): a
+        redelivery or an operator's replay meets them anew."""
+        ids = list(event_ids)
+        if ids:
+            t = self._table
+            await session.execute(delete(t).where(t.c.consumer == self._consumer, t.c.event_id.in_(ids)))
+
     async def prune(self, session: AsyncSession, older_than: timedelta) -> int:
         t = self._table
         cutoff = datetime.now(timezone.utc) - older_than

@@ -1,6 +1,6 @@
 """No event that leaves a node carries a direct identifier, except the consented contact disclosure.
 
-Checked field by field on the published JSON Schemas (DESIGN.md §3): every property path of every
+Checked field by field on the published JSON Schemas: every property path of every
 shared event is matched against the names of direct identifiers and against the e-mail format.
 """
 
@@ -23,7 +23,7 @@ ALLOWED = {
     ("OpportunityPublished", "host.organisation_name"): "an organisation's name, not a person's",
     ("OpportunityUpdated", "host.organisation_name"): "an organisation's name, not a person's",
 }
-# The one exception of DESIGN.md §3: her contact, consented, addressed to the host node only.
+# The one exception of the protocol (docs/protocol.md): her contact, consented, addressed to the host node only.
 CONSENTED_DISCLOSURE = ("ContactDisclosed", "contact")
 # Her local id is not a direct identifier, but it would link her across nodes: shared events use her pseudonym.
 LINKING_FIELDS = {"volunteer_id"}

@@ -1,5 +1,5 @@
 """Reading and writing a node's streams in tests as nodes do: addressed events travel sealed
-between their two nodes (DESIGN.md §3), opened here with the nodes' seeds."""
+between their two nodes, opened here with the nodes' seeds."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class Envelope(BaseModel):
     def typed(model: type[Event]) -> type[Envelope]:
         """An envelope whose payload is validated as `model` in the same pass over the JSON bytes
         (`typed(model).model_validate_json(data)`): a third less time than parsing, validating
-        the envelope, then the payload dict (issue 9's profile). Its `payload` is the event."""
+        the envelope, then the payload dict (benchmarks/README.md). Its `payload` is the event."""
         return create_model(f"{model.__name__}Envelope", __base__=Envelope, payload=(model, ...))
 
     @property

@@ -1,4 +1,4 @@
-"""Who is in the corridor: the registry of partner nodes (DESIGN.md §2)."""
+"""Who is in the corridor: the registry of partner nodes."""
 
 from __future__ import annotations
 

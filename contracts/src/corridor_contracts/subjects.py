@@ -1,4 +1,4 @@
-"""Subject naming (DESIGN.md §2).
+"""Subject naming.
 
 - local:     node.<node>.<Type>
 - broadcast: corridor.bcast.<origin>.<Type>

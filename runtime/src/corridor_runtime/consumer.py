@@ -194,7 +194,7 @@ class Consumer:
     async def _pipeline(self) -> None:
         """Apply batch after batch, in order, while the next one is fetched and decoded: the
         database's work on one batch (a thread for SQLite, a server for PostgreSQL) overlaps the
-        Python work on the next (issue 9's profile: decoding was most of a batch's time)."""
+        Python work on the next (the profile in benchmarks/README.md: decoding was most of a batch's time)."""
         receiving = asyncio.ensure_future(self._receive())
         try:
             while True:

@@ -64,7 +64,7 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         # SQLite has one writer at a time. Writers of this process queue here, in order, rather than
         # in SQLite's busy handler, which sleeps in steps of up to 100 ms and so wakes long after the
-        # lock is free (issue 9: two consumers of one service spent most of a replay asleep there).
+        # lock is free (benchmarks/README.md: two consumers of one service spent most of a replay asleep there).
         self._writer = asyncio.Lock() if self.is_sqlite else None
         self._scrubbing: set[asyncio.Task] = set()
 

@@ -44,7 +44,7 @@ class Decoder:
             if incoming is not None:
                 return incoming
         try:
-            wire = from_json(data)  # pydantic's parser: half the time of json.loads (issue 9's profile)
+            wire = from_json(data)  # pydantic's parser: half the time of json.loads (benchmarks/README.md)
         except ValueError as error:
             raise Poison(f"invalid JSON: {error}") from None
         if not isinstance(wire, dict):

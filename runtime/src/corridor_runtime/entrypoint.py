@@ -31,7 +31,7 @@ def tune_collector() -> None:
     """Set up Python's cyclic garbage collector for a long-running service; call once the service
     is built. With the defaults, a collection ran every ~45 decoded events, and collections were
     two thirds of decoding's time (a consumer keeps a batch alive: 37 µs an event against 13 µs
-    with fewer collections, issue 9). What was loaded at start (modules, models, the app) is frozen
+    with fewer collections, benchmarks/README.md). What was loaded at start (modules, models, the app) is frozen
     out of every later collection; the youngest generation is collected after 50,000 net
     allocations instead of 700 (memory is freed by reference counting all the same: only objects
     in reference cycles wait for a collection)."""

@@ -23,7 +23,7 @@ class Inbox:
         """Record these events as applied (in the caller's transaction) and return those that were
         not recorded before: the ones to apply now. One INSERT ... ON CONFLICT DO NOTHING, whose
         conflict check is the primary key's: a separate SELECT ... IN (...) planned while the
-        table was small kept a sequential scan on PostgreSQL as the inbox grew (issue 9: a
+        table was small kept a sequential scan on PostgreSQL as the inbox grew (benchmarks/README.md: a
         200,000-event backlog fell to 2% of raw fetch+ack, the SELECT taking up to 0.2 s a batch)."""
         now = datetime.now(timezone.utc)
         rows = [{"consumer": self._consumer, "event_id": i, "processed_at": now} for i in event_ids]

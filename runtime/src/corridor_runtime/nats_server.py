@@ -69,7 +69,7 @@ class LeafRemote:
 
 def leaf_permissions(node_id: str, nodes: list[str]) -> dict:
     """What the hub lets partner node `node_id`'s leaf connection send (publish) and receive
-    (subscribe); `nodes` are all the corridor's node ids (DESIGN.md §2).
+    (subscribe); `nodes` are all the corridor's node ids.
 
     Stream sourcing is the only traffic between nodes: a node's IN asks each peer's JetStream API
     for a consumer on OUT with the filter in the request subject
@@ -150,7 +150,7 @@ def hub_config(registry: Registry, *, host: str = "0.0.0.0", port: int = 4222, l
 
 def leaf_remote(node_id: str, hub_url: str) -> LeafRemote:
     """A node's link to the hub. Node-internal subjects never cross it, whoever subscribes to them
-    on the other side: LOCAL events may carry personal data (DESIGN.md §2)."""
+    on the other side: LOCAL events may carry personal data."""
     return LeafRemote(url=hub_url, deny_exports=[f"node.{node_id}.>", f"deadletter.{node_id}.>", f"status.{node_id}.>",
                                                  f"replay.{node_id}.>"])
 

@@ -8,7 +8,7 @@ consumers' inboxes. A row whose publish fails stays pending and is retried with 
 The stream's acks come back on one subscription (`AckedPublisher`) rather than through nats-py's
 `publish_async`, which takes a semaphore under `wait_for`, reads `os.urandom` and builds a future
 per message: measured on the same server, 16,484 against 41,124 acked messages a second
-(fire-and-forget: 151,435), issue 9.
+(fire-and-forget: 151,435), benchmarks/README.md.
 """
 
 from __future__ import annotations

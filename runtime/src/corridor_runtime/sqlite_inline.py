@@ -2,7 +2,7 @@
 
 aiosqlite runs every call on a thread of its own and hands the result back through the event
 loop: measured here, 341 µs a statement through SQLAlchemy against 1.5 µs for the same statement
-on sqlite3 directly (issue 9). A consumer's batch, a projection's replay and a placement request
+on sqlite3 directly (benchmarks/README.md). A consumer's batch, a projection's replay and a placement request
 are chains of small statements, so that hop was most of their time. This connection keeps
 aiosqlite's API (SQLAlchemy's aiosqlite dialect drives it unchanged) but runs each call on the
 event loop's own thread: a SQLite statement on a local file takes microseconds.

@@ -38,7 +38,7 @@ class DeliveryTables:
         )
         # The relay reads pending rows in seq order, a batch at a time: an index on seq alone lets
         # PostgreSQL read the first rows of the batch and stop. On (next_attempt_at, seq) it sorted
-        # every due row for each batch (20-110 ms a batch behind a 200,000-row backlog, issue 9).
+        # every due row for each batch (20-110 ms a batch behind a 200,000-row backlog, benchmarks/README.md).
         # Rows waiting for a retry are few; they are filtered out as the index is read.
         Index(
             f"ix_{service}_outbox_unpublished",

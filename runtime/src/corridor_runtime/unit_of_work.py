@@ -1,6 +1,6 @@
 """A unit of work: one database transaction for a state change and the events it causes.
 
-Events are written to the outbox in the same transaction as the change (DESIGN.md §4), so either
+Events are written to the outbox in the same transaction as the change, so either
 both happen or neither; the relay publishes them after commit, woken by the commit itself.
 """
 

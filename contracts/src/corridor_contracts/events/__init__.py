@@ -1,4 +1,4 @@
-"""The v1 event catalogue (DESIGN.md §3). Importing this package registers every event."""
+"""The v1 event catalogue. Importing this package registers every event."""
 
 from .erasure import ErasureCompleted, ErasureRequested
 from .notifications import NotificationFailed

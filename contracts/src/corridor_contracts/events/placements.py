@@ -1,4 +1,4 @@
-"""The placement saga (DESIGN.md §5): proposed at home, requested from the host, then its life.
+"""The placement saga: proposed at home, requested from the host, then its life.
 
 Addressed events carry the volunteer only as her pseudonym toward the host node; the one
 exception is ContactDisclosed, which she consents to and which goes to the host node only.

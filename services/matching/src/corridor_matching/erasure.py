@@ -1,4 +1,4 @@
-"""Erasure across nodes, the home side (DESIGN.md §3: ErasureRequested / ErasureCompleted).
+"""Erasure across nodes, the home side (ErasureRequested / ErasureCompleted).
 
 When profiles erases her (VolunteerErased), her open placements end here, this service's pending
 and past events of her placements leave its outbox, and every host node that received a request

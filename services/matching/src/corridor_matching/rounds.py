@@ -45,7 +45,7 @@ class Rounds:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._every)
                 # Events that land together go in one round; those that land during a round wake
                 # the next one, straight after it. A fixed wait of 0.5 s here was most of the time
-                # from an opportunity to its proposal (issue 9).
+                # from an opportunity to its proposal (benchmarks/README.md).
                 await asyncio.sleep(self._debounce)
             except TimeoutError:
                 pass

@@ -1,4 +1,4 @@
-"""The home side of the placement saga (DESIGN.md §5).
+"""The home side of the placement saga.
 
     proposed ──accept──▶ requested ──PlacementConfirmed──▶ confirmed ─▶ started ─▶ completed
        │                    │  └─PlacementDeclined──▶ declined_by_host (→ next best in the next round)

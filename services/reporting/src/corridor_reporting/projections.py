@@ -6,7 +6,7 @@ Each event changes one row of one table, and what it does to that row is a plain
 row as it was (`registered`, `updated`, `advanced`, `with_hours`, ...; `PROJECTION` says which).
 `project_batch` reads every row a batch touches in one query per table, applies the batch's events
 in order in memory, and writes the rows back in one statement per table and kind of write — a few
-statements a batch instead of a few an event (issue 9: a replay was a chain of small statements).
+statements a batch instead of a few an event (benchmarks/README.md: a replay was a chain of small statements).
 One event (`project`) is a batch of one.
 """
 

@@ -118,7 +118,7 @@ def _pinned(value: dict, watched: set, hidden: set, lines: list[list]) -> list:
             a_eq.append(row)
             b_eq.append(constant)
     # Imported here: scipy.optimize is ~50 MB of resident memory, needed only when indicators are
-    # computed, not by the projections (a rebuild's process stays without it; issue 9).
+    # computed, not by the projections (a rebuild's process stays without it; benchmarks/README.md).
     from scipy.optimize import linprog
 
     exposed = []

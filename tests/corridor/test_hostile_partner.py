@@ -25,6 +25,7 @@ from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.partners import Impostor, PartnerNodeUnderTest, placement_of, publish_accounting_role
 from harness.streams import stream_messages
+from harness.access import signed_in_client
 
 pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES"), "be": ("ENoMW", "BE")}
@@ -120,7 +121,7 @@ async def test_a_partner_cannot_take_over_another_partners_opportunity(corridor)
 
     # The operator sees them counted, per consumer, in the node's Prometheus metrics.
     async def counted():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fr.reporting_host.http_app), base_url="http://r") as api:
+        async with signed_in_client(fr.reporting_host, "http://r") as api:
             text = (await api.get("/metrics")).text
         line = next((l for l in text.splitlines() if l.startswith("corridor_events_refused{")
                      and 'consumer="matching-corridor"' in l), "")

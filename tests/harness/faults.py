@@ -66,7 +66,8 @@ class Load:
 
     async def call(self, node, service, method, path, body=None) -> dict | None:
         try:
-            response = await self.client.request(method, self.corridor.urls[node][service] + path, json=body)
+            response = await self.client.request(method, self.corridor.urls[node][service] + path, json=body,
+                                                 headers=self.corridor.headers[node])
         except httpx.HTTPError:
             return None  # no answer: uncertain
         if response.status_code >= 500:

@@ -27,6 +27,7 @@ from corridor_reporting.bootstrap import build as build_reporting
 from corridor_runtime import dead_letters
 from corridor_runtime.settings import NodeSettings
 from harness.streams import shared, stream_messages
+from harness.access import signed_in_client
 
 
 class PartnerNodeUnderTest:
@@ -51,8 +52,8 @@ class PartnerNodeUnderTest:
         if reporting:
             self.reporting_host = build_reporting(settings("reporting"))
             self.hosts.append(self.reporting_host)
-        self.profiles = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.profiles_host.http_app), base_url="http://p")
-        self.matching = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.matching_host.http_app), base_url="http://m")
+        self.profiles = signed_in_client(self.profiles_host, "http://p")
+        self.matching = signed_in_client(self.matching_host, "http://m")
 
     async def start(self):
         for host in self.hosts:

@@ -13,6 +13,6 @@ pytestmark = pytest.mark.nats
 
 @pytest.mark.parametrize("service, operations", [("matching", 8), ("notifications", 2), ("reporting", 4)])
 def test_no_input_makes_the_api_fail_or_break_its_schema(tmp_path, service, operations):
-    with running_service(tmp_path, service, new_node_seed()) as url:
-        failures = check_api(url, min_operations=operations)
+    with running_service(tmp_path, service, new_node_seed()) as served:
+        failures = check_api(served, min_operations=operations)
     assert failures == [], "\n\n".join(failures)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import access_cli
 from . import dead_letters as dl
 from . import node as node_runner
 from .registry_file import ConfigError, load_registry
@@ -23,6 +24,9 @@ streams = typer.Typer(help="The node's JetStream streams.", no_args_is_help=True
 registry_app = typer.Typer(help="The corridor registry: partner nodes and their public keys.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 app.add_typer(streams, name="streams")
+app.add_typer(access_cli.users, name="users")
+app.add_typer(access_cli.tokens, name="tokens")
+app.add_typer(access_cli.audit, name="audit")
 console = Console()
 
 

@@ -23,6 +23,7 @@ from rich.table import Table
 from corridor_contracts import PartnerNode, Registry
 
 from . import demo_data
+from .access import Role
 from .nats_server import LeafUser, NatsServer, free_port, leaf_remote
 from .node import NodeLayout, RunningNode, ensure_keys
 from .registry_file import save_registry
@@ -49,6 +50,8 @@ class Corridor:
                               leaf_users=[LeafUser(n, n, secrets.token_urlsafe(16), list(demo_data.NODES)) for n in demo_data.NODES])
         self.nodes: dict[str, RunningNode] = {}
         self.urls: dict[str, dict[str, str]] = {}
+        self.headers: dict[str, dict[str, str]] = {}  # the demo's own token on each node
+        self.sign_ins: dict[str, str] = {}  # node → its operator account's password
         self.client = httpx.AsyncClient(timeout=30)
 
     # --- start and stop ------------------------------------------------------------------------
@@ -78,8 +81,22 @@ class Corridor:
             if down:
                 raise DemoError(f"node {node}: services down: {down}")
             self.urls[node] = {s: a["http"] for s, a in answers.items() if a.get("http")}
+            await self.open_access(node, running)
         self.console.print(f"corridor up: hub {self.hub.url}, nodes " +
                            ", ".join(f"{n} {r.server.url}" for n, r in self.nodes.items()))
+
+    async def open_access(self, node: str, running: RunningNode) -> None:
+        """The demo drives each node's APIs with a token of that node, and makes an account for a
+        person to sign in with (every role, it is a demo; a real node's first account is an operator)."""
+        store = running.access_store()
+        try:
+            await store.create()
+            token = await store.issue_token("demo", [Role.OPERATOR.value, Role.COORDINATOR.value], days=7)
+            self.sign_ins[node] = secrets.token_urlsafe(12)
+            await store.add_account("operator", [r.value for r in Role], self.sign_ins[node])
+        finally:
+            await store.dispose()
+        self.headers[node] = {"Authorization": f"Bearer {token}"}
 
     async def stop(self) -> None:
         await self.client.aclose()
@@ -89,7 +106,7 @@ class Corridor:
 
     # --- talking to the services ------------------------------------------------------------------
     async def call(self, node: str, service: str, method: str, path: str, body=None) -> dict:
-        response = await self.client.request(method, self.urls[node][service] + path, json=body)
+        response = await self.client.request(method, self.urls[node][service] + path, json=body, headers=self.headers[node])
         if response.status_code >= 400:
             raise DemoError(f"{node} {service} {method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()
@@ -206,6 +223,8 @@ class Corridor:
         for node, running in self.nodes.items():
             self.console.print(f"  {node}: messages {running.layout.root / 'maildir'} · dashboard {self.urls[node]['reporting']}/ · "
                                f"operators' API {self.urls[node]['profiles']}/docs · logs {running.layout.logs}/")
+            self.console.print(f"      sign in at {self.urls[node]['profiles']}/login as operator, password {self.sign_ins[node]} "
+                               f"(one sign-in serves the node's four services; the audit trail is at /audit)")
 
 
 async def run(*, data_dir: Path, keep_running: bool, console: Console | None = None) -> int:

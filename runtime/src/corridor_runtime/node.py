@@ -28,6 +28,9 @@ from corridor_contracts import PartnerNode, Registry, new_node_seed
 from corridor_contracts.types import NodeId
 
 from .nats_server import NatsServer, free_port, leaf_remote
+from .access import AccessStore, Role
+from .database import Database
+from .settings import access_database_url
 from .registry_file import ConfigError, load_registry, load_validated, save_registry
 from .service import status_subject
 from .signals import stop_requested
@@ -152,6 +155,12 @@ class RunningNode:
         finally:
             await nc.close()
 
+    def access_store(self) -> AccessStore:
+        """The node's accounts, tokens and audit trail, as its services find them."""
+        url = os.environ.get("CORRIDOR_ACCESS_DATABASE_URL") or access_database_url(
+            self.layout.data_dir, self.layout.node_id, self.database_url)
+        return AccessStore(Database(url))
+
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
@@ -273,6 +282,8 @@ async def _serve(node: RunningNode, registry: Registry, *, console: Console, kee
         answers = await node.health()
         console.print(health_table(node, answers))
         healthy = all("error" not in a for a in answers.values())
+        if healthy:
+            await first_sign_in(node, answers, console)
         console.print(f"data: {layout.root}/  (logs/, nats/, keys" + ("" if node.database_url else ", *.sqlite") + ")")
         if healthy and keep_running:
             console.print("the node is running; Ctrl-C stops it")
@@ -281,3 +292,32 @@ async def _serve(node: RunningNode, registry: Registry, *, console: Console, kee
     finally:
         node.stop()
         console.print("node stopped")
+
+
+FIRST_ACCOUNT = "operator"
+
+
+async def first_sign_in(node: RunningNode, answers: dict[str, dict], console: Console) -> None:
+    """What the first person needs to sign in: with the partner's OpenID provider, where to go; without
+    one, an operator account on the node's own accounts, made once, its password shown only now."""
+    entrance = next((a["http"] for s, a in answers.items() if s == "profiles" and a.get("http")), None)
+    if entrance is None:
+        return
+    if os.environ.get("CORRIDOR_OIDC_ISSUER"):
+        console.print(f"sign in: {entrance}/login (through {os.environ['CORRIDOR_OIDC_ISSUER']}; roles come from its "
+                      f"{os.environ.get('CORRIDOR_OIDC_ROLES_CLAIM', 'roles')!r} claim)")
+        return
+    store = node.access_store()
+    try:
+        await store.create()
+        if await store.has_accounts():
+            console.print(f"sign in: {entrance}/login  (accounts: `corridor users list --data-dir {node.layout.data_dir} "
+                          f"--node {node.layout.node_id}`)")
+            return
+        password = secrets.token_urlsafe(15)
+        await store.add_account(FIRST_ACCOUNT, [Role.OPERATOR.value], password)
+    finally:
+        await store.dispose()
+    console.print(f"sign in: {entrance}/login as [bold]{FIRST_ACCOUNT}[/bold], password [bold]{password}[/bold] "
+                  "(shown this once; `corridor users password` changes it, `corridor users add` makes more accounts, "
+                  "`corridor tokens issue` makes tokens for automation and Prometheus)")

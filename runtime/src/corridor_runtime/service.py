@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import MetaData
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from corridor_contracts import Sealer, Verifier
 
+from .access import NodeAccess
 from .connection import connect
 from .consumer import Consumer, Subscription
 from .database import Database
@@ -74,7 +76,8 @@ class ServiceHost:
         self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task] = []
         self._started_at = time.time()
-        self.http_app = None  # an ASGI app, served on settings.http_port when both are set
+        self.http_app: FastAPI | None = None  # served on settings.http_port when both are set
+        self.access = NodeAccess(settings)  # who may use http_app (access/)
         self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._http: uvicorn.Server | None = None
 
@@ -107,6 +110,10 @@ class ServiceHost:
         if self.settings.registry_file is not None:
             self._tasks.append(asyncio.create_task(self._keep_running("registry", self._follow_registry),
                                                    name=f"{self.name}-registry"))
+        if self.http_app is not None:
+            await self.open_access()
+            self._tasks.append(asyncio.create_task(self._keep_running("access-retention", self._forget_old_access),
+                                                   name=f"{self.name}-access-retention"))
         if self.http_app is not None and self.settings.http_port is not None:
             await self._serve_http()
         log.info("service started", consumers=[c.name for c in self.consumers], http=self.http_url)
@@ -114,6 +121,16 @@ class ServiceHost:
     def add_loop(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A background loop of the service (e.g. matching rounds), run from start to stop."""
         self._loops.append((name, loop))
+
+    async def open_access(self) -> None:
+        """Sign-in, roles and the audit trail on http_app (start does it; a test without a broker too)."""
+        await self.access.start()
+        self.access.install(self.http_app)
+
+    async def _forget_old_access(self) -> None:
+        while True:
+            await self.access.forget_old()
+            await asyncio.sleep(6 * 3600)
 
     async def _follow_registry(self) -> None:
         """Pick up a changed registry without a restart: trust the keys it lists, seal for them, and
@@ -201,6 +218,7 @@ class ServiceHost:
                 await self.nc.close()
             self.nc = None
         await self.db.dispose()
+        await self.access.stop()
         log.info("service stopped")
 
     @asynccontextmanager

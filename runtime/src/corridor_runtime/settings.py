@@ -9,7 +9,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from corridor_contracts import Registry, Signer
@@ -46,6 +46,39 @@ class NodeSettings(BaseSettings):
     max_clock_skew_seconds: float = Field(
         default=300, gt=0, le=86_400,
         description="how far in the future an event's time may be before it is refused (nodes' clocks differ a little)")
+
+    # --- who may use the HTTP APIs (access/) ---------------------------------------------------------
+    access_database_url: str | None = Field(
+        default=None, description="accounts, tokens and the audit trail; default: database_url, or access.sqlite in the node's folder")
+    oidc_issuer: str | None = Field(default=None, description="the partner's OpenID provider (its issuer URL); unset: local accounts only")
+    oidc_audience: str | None = Field(default=None, description="the audience bearer tokens must name (required with oidc_issuer)")
+    oidc_client_id: str | None = Field(default=None, description="this node's client at the provider, for browser sign-in")
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = Field(default=None, description="where the provider sends the browser back; default: this service's /login/callback")
+    oidc_roles_claim: str = Field(default="roles", description="the claim listing a person's roles; a dotted path reaches inside (realm_access.roles)")
+    oidc_role_map: dict[str, str] = Field(default_factory=dict, description="the provider's role or group names mapped to the corridor's roles")
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"],
+                                       description="signature algorithms accepted on tokens (never none, never HMAC)")
+    secure_cookies: bool | None = Field(default=None, description="session cookies only over HTTPS; default: unless the API listens on loopback")
+    session_hours: float = Field(default=8, gt=0, le=24 * 30, description="how long a browser session lasts")
+    sign_in_attempts: int = Field(default=5, ge=1, le=100, description="failed sign-ins of one account allowed per 15 minutes")
+    audit_retention_days: int = Field(default=730, ge=1, description="how long the audit trail keeps a row")
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        refused = [a for a in value if a.lower() == "none" or a.upper().startswith("HS")]
+        if refused:
+            raise ValueError(f"oidc_algorithms: {', '.join(refused)} cannot be accepted (no signature, or a secret the provider shares)")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> NodeSettings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("oidc_audience is required with oidc_issuer: tokens meant for another service must be refused")
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError("oidc_client_id needs oidc_issuer")
+        return self
 
     @field_validator("log_level")
     @classmethod
@@ -85,6 +118,14 @@ class NodeSettings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.node_dir / f'{self.service}.sqlite').resolve()}"
 
+    def resolved_access_database_url(self) -> str:
+        return self.access_database_url or access_database_url(self.data_dir, self.node_id, self.database_url)
+
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.http_host not in {"127.0.0.1", "localhost", "::1"}
+
     def node_seed(self) -> bytes | None:
         """The node's one secret key (an nkey seed): it signs what the node shares and opens what is
         sealed for it."""
@@ -120,3 +161,12 @@ class NodeSettings(BaseSettings):
         from .registry_file import load_registry
 
         return load_registry(self.registry_file)
+
+
+def access_database_url(data_dir: Path, node_id: str, database_url: str | None) -> str:
+    """Where a node keeps its accounts, tokens and audit trail, for all its services: the node's
+    database when it has one server database (PostgreSQL), else a SQLite file of its own in the node's
+    folder (each service's SQLite file is its own)."""
+    if database_url and not database_url.startswith("sqlite"):
+        return database_url
+    return f"sqlite+aiosqlite:///{(data_dir / node_id / 'access.sqlite').resolve()}"

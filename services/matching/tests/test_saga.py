@@ -27,6 +27,7 @@ from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.streams import opened
+from harness.access import signed_in_client
 
 pytestmark = pytest.mark.nats
 SEED = new_node_seed()
@@ -57,8 +58,8 @@ def opportunity(organisation_id, title, skills, slots=1) -> dict:
 class Node:
     def __init__(self, profiles, matching, js):
         self.profiles_host, self.matching_host, self.js = profiles, matching, js
-        self.profiles = httpx.AsyncClient(transport=httpx.ASGITransport(app=profiles.http_app), base_url="http://profiles")
-        self.matching = httpx.AsyncClient(transport=httpx.ASGITransport(app=matching.http_app), base_url="http://matching")
+        self.profiles = signed_in_client(profiles, "http://profiles")
+        self.matching = signed_in_client(matching, "http://matching")
 
     async def subjects(self, stream) -> list[str]:
         count = (await self.js.stream_info(stream)).state.messages

@@ -23,8 +23,8 @@ def profiles_url(request, tmp_path_factory):
         database_url = asyncio.run(create_database(admin))
         drop = lambda: asyncio.run(drop_database(admin, database_url))  # noqa: E731
     try:
-        with running_service(root, "profiles", SEEDS["fr"], database_url) as url:
-            yield url
+        with running_service(root, "profiles", SEEDS["fr"], database_url) as served:
+            yield served
     finally:
         if drop:
             drop()

@@ -13,6 +13,7 @@ import pytest
 
 from corridor_profiles.bootstrap import build
 from profiles_support import SEEDS, organisation, profiles_settings
+from harness.access import signed_in_client
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 COMMAND = [str(Path(sys.executable).parent / "corridor-profiles"), "import"]
@@ -43,9 +44,10 @@ def _run(args, env):
 
 async def _count(tmp_path, registry_file, database_url, path):
     host = build(profiles_settings(tmp_path, registry_file, database_url))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url="http://p") as api:
+    async with signed_in_client(host, "http://p") as api:
         total = (await api.get(path)).json()["total"]
     await host.db.dispose()
+    await host.access.stop()
     return total
 
 
@@ -78,9 +80,10 @@ async def test_good_rows_are_imported_bad_rows_reported_and_a_rerun_imports_noth
 async def test_opportunities_are_imported_for_the_organisations_of_the_node(tmp_path, registry_file, database_url):
     host = build(profiles_settings(tmp_path, registry_file, database_url))
     await host.db.create_tables(host.metadata)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url="http://p") as api:
+    async with signed_in_client(host, "http://p") as api:
         assert (await api.post("/organisations", json=organisation())).status_code == 201
     await host.db.dispose()
+    await host.access.stop()
     file = tmp_path / "opportunities.csv"
     file.write_text((EXAMPLES / "opportunities.csv").read_text()
                     + "OPP-003,ORG-99,Cook,,,es:B1,ES,,Sevilla,no,20,2027-01-11,,,2\n")

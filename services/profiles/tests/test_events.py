@@ -16,6 +16,7 @@ from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.streams import stream_messages
 from profiles_support import SEEDS, opportunity, organisation, profiles_settings, volunteer
+from harness.access import signed_in_client
 
 pytestmark = pytest.mark.nats
 PERSONAL = ("Amina", "Haddad", "amina.haddad@example.org", "+33 6 12 34 56 78", "1991-04-03", "FR-2026-0042",
@@ -29,7 +30,7 @@ async def test_each_action_emits_its_events_with_the_right_subject_and_scope(tmp
     host = build(profiles_settings(tmp_path, registry_file, database_url, nats_url=nats_node.url))
     await host.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url="http://profiles") as api:
+        async with signed_in_client(host, "http://profiles") as api:
             her = (await api.post("/volunteers", json=volunteer())).json()
             details = {k: v for k, v in volunteer(skills=["care.elderly-care"]).items() if k not in ("reference", "consents")}
             assert (await api.put(f"/volunteers/{her['volunteer_id']}", json=details)).status_code == 200

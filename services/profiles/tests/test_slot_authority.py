@@ -26,6 +26,7 @@ from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from profiles_support import SEEDS, opportunity, organisation, profiles_settings
 from harness.streams import opened, shared
+from harness.access import signed_in_client
 
 pytestmark = pytest.mark.nats
 NODES = ("es", "fr", "it", "cy")
@@ -60,7 +61,7 @@ async def test_concurrent_requests_from_several_nodes_never_overbook(tmp_path, r
             await replica.start()
             replicas.append(replica)
 
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=replicas[0].http_app), base_url="http://es") as api:
+        async with signed_in_client(replicas[0], "http://es") as api:
             org = (await api.post("/organisations", json=organisation())).json()
             opp = (await api.post("/opportunities", json=opportunity(org["organisation_id"], slots_total=SLOTS))).json()
 
@@ -101,7 +102,7 @@ async def test_concurrent_requests_from_several_nodes_never_overbook(tmp_path, r
         assert outcome == {("PlacementConfirmed", None): SLOTS,
                            ("PlacementDeclined", "full"): len(REQUESTERS) * REQUESTS_PER_NODE - SLOTS}
 
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=replicas[1].http_app), base_url="http://es") as api:
+        async with signed_in_client(replicas[1], "http://es") as api:
             state = (await api.get(f"/opportunities/{opp['opportunity_id']}")).json()
             assert (state["slots_taken"], state["slots_free"]) == (SLOTS, 0)
             confirmed = (await api.get("/placements?status=confirmed")).json()

@@ -26,6 +26,8 @@ from corridor_runtime.streams import provision
 from harness.ledger import eventually
 from harness.samples import MATCH, OPPORTUNITY_FIELDS, PROFILE
 from harness.streams import shared
+from corridor_runtime.access import Role
+from harness.access import bearer, signed_in_client
 
 pytestmark = pytest.mark.nats
 SEED = new_node_seed()
@@ -72,7 +74,7 @@ async def history(js) -> int:
 
 
 async def indicators(host) -> dict:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url="http://reporting") as api:
+    async with signed_in_client(host, "http://reporting") as api:
         return (await api.get("/indicators")).json()
 
 
@@ -194,9 +196,16 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
             return all(c.get("pending") == 0 and c.get("ack_pending") == 0 and c["processed"] > 0 for c in status["consumers"])
         await eventually(caught_up, timeout=60)
         url = host.http_url
+        # The dashboard is for people signed in to the node: fetched with a coordinator's token, then
+        # rendered by the browser from the file (it is one self-contained page).
+        async with httpx.AsyncClient(headers=await bearer(host, Role.COORDINATOR)) as client:
+            page = await client.get(f"{url}/")
+        assert page.status_code == 200, page.text
+        saved = tmp_path / "dashboard.html"
+        saved.write_text(page.text, encoding="utf-8")
 
         def browse(*args):
-            return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, f"{url}/"],
+            return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, saved.as_uri()],
                                   capture_output=True, text=True, timeout=120)
 
         shot = tmp_path / "dashboard.png"
@@ -209,8 +218,10 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
         assert 'data-value="7"' in dom  # seven placements in France
         assert 'class="suppressed bar"' in dom and ">hidden<" in dom  # small counts drawn hatched, unnumbered
 
+        scraper = await bearer(host, Role.SCRAPER)
+
         async def scraped():
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(headers=scraper) as client:
                 text = (await client.get(f"{url}/metrics")).text
             families = {f.name: f for f in text_string_to_metric_families(text)}
             processed = [s for s in families.get("corridor_events_processed", []).samples if s.value > 0] \

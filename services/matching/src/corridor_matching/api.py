@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from corridor_contracts.values import MatchSummary
+from corridor_runtime.access import Audit, Role, allow, audited
 from corridor_runtime.service import ServiceHost
 
 from . import erasure, saga
@@ -48,6 +49,9 @@ class Page(BaseModel):
     offset: int
 
 
+Operator = Annotated[Audit, audited(Role.OPERATOR)]  # her placements are about her: each read is recorded
+
+
 class RoundResult(BaseModel):
     proposed: list[uuid.UUID]
 
@@ -73,9 +77,14 @@ def create_app(host: ServiceHost, *, rounds: Rounds, secret: bytes, deadlines: s
         placement.explanation = explain(placement.match, language=language, taxonomy=taxonomy_module.bundled())
         return placement
 
+    async def changed(audit: Audit, placement_id) -> PlacementView:
+        found = await view(placement_id)
+        await audit.changed("volunteer", [found.volunteer_id])
+        return found
+
     @app.get("/placements", response_model=Page, tags=["placements"])
-    async def list_placements(limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-                              status: saga.Status | None = None, volunteer_id: uuid.UUID | None = None):
+    async def list_placements(audit: Operator, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                              offset: Annotated[int, Query(ge=0, le=10**9)] = 0, status: saga.Status | None = None, volunteer_id: uuid.UUID | None = None):
         query = select(placements)
         if status:
             query = query.where(placements.c.status == status.value)
@@ -85,41 +94,47 @@ def create_app(host: ServiceHost, *, rounds: Rounds, secret: bytes, deadlines: s
             total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
             rows = await session.execute(query.order_by(placements.c.created_at, placements.c.placement_id).limit(limit).offset(offset))
             items = [PlacementView.model_validate(r._mapping) for r in rows]
+        await audit.read("volunteer", [p.volunteer_id for p in items])
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @app.get("/placements/{placement_id}", response_model=PlacementView, responses=errors, tags=["placements"])
-    async def get_placement(placement_id: uuid.UUID,
+    async def get_placement(placement_id: uuid.UUID, audit: Operator,
                             language: Annotated[str | None, Query(pattern="^(en|fr|es|it|el)$",
                                                                   description="default: her preferred language")] = None):
-        return await view(placement_id, language)
+        found = await view(placement_id, language)
+        await audit.read("volunteer", [found.volunteer_id])
+        return found
 
     @app.post("/placements/{placement_id}/accept", response_model=PlacementView, responses=errors, tags=["placements"])
-    async def accept(placement_id: uuid.UUID):
+    async def accept(placement_id: uuid.UUID, audit: Operator):
         async with host.unit_of_work() as uow:
             await saga.accept(uow, placement_id, secret=secret, deadlines=deadlines)
-        return await view(placement_id)
+        return await changed(audit, placement_id)
 
     @app.post("/placements/{placement_id}/decline", response_model=PlacementView, responses=errors, tags=["placements"])
-    async def decline(placement_id: uuid.UUID):
+    async def decline(placement_id: uuid.UUID, audit: Operator):
         async with host.unit_of_work() as uow:
             await saga.decline(uow, placement_id)
         rounds.wake()
-        return await view(placement_id)
+        return await changed(audit, placement_id)
 
     @app.post("/placements/{placement_id}/withdraw", response_model=PlacementView, responses=errors, tags=["placements"])
-    async def withdraw(placement_id: uuid.UUID, body: saga.Withdrawal):
+    async def withdraw(placement_id: uuid.UUID, body: saga.Withdrawal, audit: Operator):
         async with host.unit_of_work() as uow:
             await saga.withdraw(uow, placement_id, body)
         rounds.wake()
-        return await view(placement_id)
+        return await changed(audit, placement_id)
 
     @app.get("/erasures", response_model=list[erasure.ErasureView], tags=["erasure"],
              summary="Erasure requests sent to host nodes, and their receipts (missing=true: those not back yet)")
-    async def list_erasures(volunteer_id: uuid.UUID | None = None, missing: bool = False):
+    async def list_erasures(audit: Operator, volunteer_id: uuid.UUID | None = None, missing: bool = False):
         async with host.sessions() as session:
-            return await erasure.listing(session, volunteer_id=volunteer_id, missing=missing)
+            found = await erasure.listing(session, volunteer_id=volunteer_id, missing=missing)
+        await audit.read("volunteer", [e.volunteer_id for e in found])
+        return found
 
-    @app.post("/rounds", response_model=RoundResult, tags=["rounds"], summary="Run a matching round now")
+    @app.post("/rounds", response_model=RoundResult, tags=["rounds"], summary="Run a matching round now",
+              dependencies=[allow(Role.OPERATOR)])
     async def run_round():
         return {"proposed": await rounds.run_once()}
 

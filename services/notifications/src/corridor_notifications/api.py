@@ -10,6 +10,7 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 
+from corridor_runtime.access import Audit, Role, audited
 from corridor_runtime.service import ServiceHost
 
 from .dispatcher import Dispatcher
@@ -38,12 +39,15 @@ class Page(BaseModel):
     offset: int
 
 
+Operator = Annotated[Audit, audited(Role.OPERATOR)]  # what was sent to whom: each person concerned is recorded
+
+
 def create_app(host: ServiceHost, dispatcher: Dispatcher) -> FastAPI:
     app = FastAPI(title=f"Corridor notifications — node {host.settings.node_id}",
                   description="What was sent to whom (by channel), what failed and why.", version="1")
 
     @app.get("/deliveries", response_model=Page, tags=["deliveries"])
-    async def list_deliveries(limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    async def list_deliveries(audit: Operator, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                               offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                               status: Literal["pending", "sent", "failed", "erased"] | None = None):
         query = select(deliveries)
@@ -53,12 +57,14 @@ def create_app(host: ServiceHost, dispatcher: Dispatcher) -> FastAPI:
             total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
             rows = await session.execute(query.order_by(deliveries.c.created_at, deliveries.c.delivery_id)
                                          .limit(limit).offset(offset))
+            rows = rows.all()
             items = [DeliveryView.model_validate(r._mapping) for r in rows]
+        await audit.read("recipient", [r.recipient_id for r in rows])
         return {"items": items, "total": total, "limit": limit, "offset": offset}
 
     @app.post("/deliveries/{delivery_id}/retry", response_model=DeliveryView, tags=["deliveries"],
               responses={404: {"description": "unknown delivery"}, 409: {"description": "not failed"}})
-    async def retry(delivery_id: uuid.UUID):
+    async def retry(delivery_id: uuid.UUID, audit: Operator):
         async with host.unit_of_work() as uow:
             row = (await uow.session.execute(select(deliveries).where(deliveries.c.delivery_id == str(delivery_id)))).first()
             if row is None:
@@ -70,6 +76,7 @@ def create_app(host: ServiceHost, dispatcher: Dispatcher) -> FastAPI:
         dispatcher.wake()
         async with host.sessions() as session:
             row = (await session.execute(select(deliveries).where(deliveries.c.delivery_id == str(delivery_id)))).first()
+        await audit.changed("recipient", [row.recipient_id])
         return DeliveryView.model_validate(row._mapping)
 
     @app.get("/health", tags=["operations"])

@@ -8,6 +8,7 @@ import io
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
+from corridor_runtime.access import Role, allow
 from corridor_runtime.service import ServiceHost
 
 from . import dashboard
@@ -34,11 +35,13 @@ def create_app(host: ServiceHost, *, threshold: int, metrics: NodeMetrics) -> Fa
         async with host.sessions() as session:
             return await compute(session, threshold=threshold)
 
-    @app.get("/indicators", tags=["indicators"])
+    figures = [allow(Role.COORDINATOR, Role.OPERATOR)]  # suppressed: no personal data
+
+    @app.get("/indicators", tags=["indicators"], dependencies=figures)
     async def all_indicators():
         return await indicators()
 
-    @app.get("/indicators/{name}.csv", response_class=PlainTextResponse, tags=["indicators"],
+    @app.get("/indicators/{name}.csv", response_class=PlainTextResponse, tags=["indicators"], dependencies=figures,
              responses={200: {"content": {"text/csv": {}}, "description": "the table, suppressed cells blank"},
                         404: {"description": "no table of that name"}})
     async def one_table(name: str):
@@ -47,12 +50,12 @@ def create_app(host: ServiceHost, *, threshold: int, metrics: NodeMetrics) -> Fa
             raise HTTPException(404, f"no table {name}")
         return PlainTextResponse(table_csv(found), media_type="text/csv")
 
-    @app.get("/", response_class=HTMLResponse, tags=["dashboard"], summary="The dashboard, with charts")
+    @app.get("/", response_class=HTMLResponse, tags=["dashboard"], summary="The dashboard, with charts", dependencies=figures)
     async def show_dashboard():
         return HTMLResponse(dashboard.render(await indicators(), node=host.settings.node_id))
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
-             summary="Prometheus metrics of every service of the node",
+             summary="Prometheus metrics of every service of the node", dependencies=[allow(Role.SCRAPER, Role.OPERATOR)],
              responses={200: {"content": {"text/plain; version=0.0.4; charset=utf-8": {}}, "description": "Prometheus text format"}})
     async def prometheus():
         return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")

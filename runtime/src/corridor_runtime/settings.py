@@ -59,6 +59,7 @@ class NodeSettings(BaseSettings):
     oidc_role_map: dict[str, str] = Field(default_factory=dict, description="the provider's role or group names mapped to the corridor's roles")
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"],
                                        description="signature algorithms accepted on tokens (never none, never HMAC)")
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300, description="clock difference allowed on a token's times")
     secure_cookies: bool | None = Field(default=None, description="session cookies only over HTTPS; default: unless the API listens on loopback")
     session_hours: float = Field(default=8, gt=0, le=24 * 30, description="how long a browser session lasts")
     sign_in_attempts: int = Field(default=5, ge=1, le=100, description="failed sign-ins of one account allowed per 15 minutes")

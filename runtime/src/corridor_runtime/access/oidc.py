@@ -29,7 +29,6 @@ from .store import Principal
 
 log = structlog.get_logger("corridor.access.oidc")
 KEY_REFRESH_SECONDS = 30.0
-LEEWAY_SECONDS = 30
 
 
 class TokenRefused(Exception):
@@ -98,7 +97,7 @@ class OidcProvider:
             raise TokenRefused(f"{type(error).__name__}: {error}") from None
         claims = decoded.claims
         registry = jwt.JWTClaimsRegistry(
-            leeway=LEEWAY_SECONDS, iss={"essential": True, "value": self.issuer}, aud={"essential": True, "value": self.audience},
+            leeway=self.settings.oidc_leeway_seconds, iss={"essential": True, "value": self.issuer}, aud={"essential": True, "value": self.audience},
             exp={"essential": True})
         try:
             registry.validate(claims)
@@ -124,8 +123,13 @@ class OidcProvider:
     def browser(self):
         """authlib's client for the authorization code flow with PKCE (S256)."""
         if self._browser is None:
-            with warnings.catch_warnings():  # authlib announces a preference for another HTTP package
-                warnings.simplefilter("ignore")
+            # authlib announces, at import, a preference for another HTTP package (and sets its own
+            # warning filter first): it works with httpx, which the project uses.
+            from authlib.deprecate import AuthlibDeprecationWarning
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+                from authlib.integrations.httpx_client import assertion_client  # noqa: F401
                 from authlib.integrations.starlette_client import OAuth
             oauth = OAuth()
             secret = self.settings.oidc_client_secret

@@ -10,6 +10,7 @@ header. The nodes keep running while it is searched: what a running node keeps i
 
 from __future__ import annotations
 
+import csv
 import email
 import email.header
 import email.policy
@@ -17,6 +18,7 @@ import io
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
@@ -126,6 +128,26 @@ async def test_after_her_erasure_no_file_of_any_node_holds_her_name_email_or_pho
         for node in ("fr", "es"):
             log = await corridor.call(node, "notifications", "GET", "/deliveries?limit=100")
             assert any(d["status"] == "erased" for d in log["items"]), log
+
+        # The audit trail, read as an auditor would (signed in, the CSV export), kept every read and
+        # change of her data on both nodes: who, what, which person, when, through which endpoint.
+        async def audit(node) -> list[dict]:
+            async with httpx.AsyncClient(base_url=corridor.urls[node]["profiles"]) as auditor:
+                signed = await auditor.post("/login", data={"username": "operator", "password": corridor.sign_ins[node]})
+                assert signed.status_code == 303, signed.text
+                return list(csv.DictReader(io.StringIO((await auditor.get("/audit.csv")).text)))
+        fr_rows = [r for r in await audit("fr") if r["subject_id"] == her["volunteer_id"]]
+        seen = {(r["service"], r["action"], r["endpoint"]) for r in fr_rows}
+        assert {("profiles", "create", "POST /volunteers"), ("matching", "read", "GET /placements"),
+                ("matching", "change", "POST /placements/{placement_id}/accept"),
+                ("profiles", "erase", "DELETE /volunteers/{volunteer_id}"), ("matching", "read", "GET /erasures")} <= seen, seen
+        assert all(r["actor"] == "token:demo" and r["at"] for r in fr_rows)
+        es_rows = await audit("es")
+        assert {"GET /placements/{placement_id}", "POST /placements/{placement_id}/start",
+                "POST /placements/{placement_id}/complete"} <= {r["endpoint"] for r in es_rows if r["subject_kind"] == "pseudonym"}
+        # ...and none of her data is in it (the file search above covered the stores' files too).
+        for text in (json.dumps(fr_rows), json.dumps(es_rows)):
+            assert HER["email"] not in text and HER["family_name"] not in text
     finally:
         await corridor.stop()
 

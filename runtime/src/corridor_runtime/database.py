@@ -136,6 +136,22 @@ def _checkpoint(connection) -> bool:
     return bool(busy)
 
 
+def _while_locked(statement) -> None:
+    """Run a statement, waiting (asynchronously, as _sqlite_begin_immediate does) while another
+    connection holds the lock it needs: a file shared by several processes (the node's access store)
+    is switched to WAL by the first of them to open it, while the others wait."""
+    deadline, pause = time.monotonic() + WRITE_LOCK_PATIENCE, 0.001
+    while True:
+        try:
+            statement()
+            return
+        except Exception as error:  # the driver's OperationalError, before SQLAlchemy wraps it
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        await_(asyncio.sleep(pause))
+        pause = min(pause * 2, 0.05)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # SQLAlchemy emits BEGIN itself (see _sqlite_begin_immediate): the connection is opened in
     # autocommit mode (sqlite_inline.connect), without pysqlite's lazy BEGIN.
@@ -143,7 +159,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
     # (an OS crash may lose the last transactions). The busy handler waits only briefly: it would
     # block the event loop; a writer waits for another's lock in _sqlite_begin_immediate instead.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_WAIT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -17,13 +17,15 @@ from .metrics import NodeMetrics
 
 
 def table_csv(table: dict) -> str:
+    """A table as CSV, its totals in the last column and row. A hidden entry reads `suppressed`
+    (docs/reporting.md), never a blank that a spreadsheet would sum as 0."""
+    shown = lambda v: "suppressed" if v is None else v  # noqa: E731
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["", *table["columns"], "total"])
     for name, cells, total in zip(table["rows"], table["cells"], table["row_totals"]):
-        writer.writerow([name, *("" if v is None else v for v in cells), "" if total is None else total])
-    writer.writerow(["total", *("" if v is None else v for v in table["column_totals"]),
-                     "" if table["total"] is None else table["total"]])
+        writer.writerow([name, *map(shown, cells), shown(total)])
+    writer.writerow(["total", *map(shown, table["column_totals"]), shown(table["total"])])
     return out.getvalue()
 
 

@@ -1,4 +1,22 @@
-"""The corridor's indicators, computed from the projections, every one suppressed before it is shown."""
+"""The corridor's indicators, computed from the projections, every one suppressed before it is shown.
+
+The placements are counted in four tables (by status and host country, by host sector and status,
+by host kind and status, confirmed by month) and behind four single figures (days to placement,
+hours, completion and withdrawal rates). A reader can combine them, so they are suppressed together
+(`suppression.suppress_linked`), with what links them:
+
+- the per-status totals and the grand total are one figure in the three status tables;
+- a placement whose opportunity the node does not know is at once of host country "??", host
+  sector "unknown" and host kind "unknown": those counts are one figure in the three tables;
+- placements confirmed (by month) are among those confirmed, started, withdrawn or completed, and
+  the people of "days to placement" are among those confirmed;
+- published hours are over at least `threshold` placements started, withdrawn or completed.
+
+The completion and withdrawal rates are published only when the completed and withdrawn counts are:
+a rate rounded to three places is a fraction of whole numbers, and with one of them it tells the other.
+
+The other tables share no figure and are suppressed one by one.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +27,17 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .suppression import DEFAULT_THRESHOLD, suppress, suppress_figure
+from .suppression import DEFAULT_THRESHOLD, TOTAL, Bound, Grid, suppress, suppress_figure, suppress_linked
 from .tables import notification_failures, opportunities, outcomes, placements, volunteers
 
 STATUSES = ["proposed", "confirmed", "started", "completed", "withdrawn", "declined", "expired"]
 OUTCOMES = ["employed", "in_training", "studying", "none", "unknown"]
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55+", "unknown"]
+NO_HOST_COUNTRY, NO_HOST = "??", "unknown"  # a placement whose opportunity this node does not know
+
+BY_STATUS = "placements by status"  # the figures the three status tables share
+NO_OPPORTUNITY = "placements without a known opportunity"
+CONFIRMED_BY_MONTH = "placements_confirmed_by_month"
 
 
 def _table(counts: Counter, rows, columns, threshold):
@@ -28,11 +51,11 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
     ends = (await session.execute(select(outcomes))).all()
     failures = (await session.execute(select(notification_failures))).all()
 
-    host_country = lambda p: roles[p.opportunity_id].host_country if p.opportunity_id in roles else "??"  # noqa: E731
-    host_sector = lambda p: roles[p.opportunity_id].host_sector if p.opportunity_id in roles else "unknown"  # noqa: E731
+    host_country = lambda p: roles[p.opportunity_id].host_country if p.opportunity_id in roles else NO_HOST_COUNTRY  # noqa: E731
+    host_sector = lambda p: roles[p.opportunity_id].host_sector if p.opportunity_id in roles else NO_HOST  # noqa: E731
+    host_kind = lambda p: roles[p.opportunity_id].host_kind if p.opportunity_id in roles else NO_HOST  # noqa: E731
     by_status_country = Counter((p.status, host_country(p)) for p in places)
     by_status_sector = Counter((host_sector(p), p.status) for p in places)
-    host_kind = lambda p: roles[p.opportunity_id].host_kind if p.opportunity_id in roles else "unknown"  # noqa: E731
     by_kind_status = Counter((host_kind(p), p.status) for p in places)
     by_age_origin = Counter((v.age_band, v.origin) for v in vols)
     by_outcome_country = Counter((o.outcome, o.host_country) for o in ends)
@@ -51,15 +74,54 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
     skill_groups = sorted({g for g, _ in demanded} | {g for g, _ in offered})
     countries = sorted({c for _, c in demanded} | {c for _, c in offered})
 
+    waits_figures = {
+        "people": suppress_figure(len(waits), len(waits), threshold=threshold),
+        "median": suppress_figure(round(statistics.median(waits), 1) if waits else None, len(waits), threshold=threshold),
+        "p90": suppress_figure(round(statistics.quantiles(waits, n=10, method="inclusive")[-1], 1) if len(waits) >= 2 else None,
+                               len(waits), threshold=threshold),
+    }
+    completion_rate = suppress_figure(round(completed / len(ended), 3) if ended else None, len(ended), threshold=threshold)
+    withdrawal_rate = suppress_figure(round(1 - completed / len(ended), 3) if ended else None, len(ended), threshold=threshold)
+    hours = suppress_figure(str(sum((Decimal(str(p.hours)) for p in hours_people), Decimal("0"))), len(hours_people),
+                            threshold=threshold)
+
+    statuses_countries = sorted({c for _, c in by_status_country})
+    sectors, kinds = sorted({s for s, _ in by_status_sector}), sorted({k for k, _ in by_kind_status})
+    months = sorted({m for m, _ in by_month})
+    grids = {
+        CONFIRMED_BY_MONTH: Grid(by_month, months, ["placements"]),
+        "placements_by_status_and_host_country": Grid(by_status_country, STATUSES, statuses_countries, shared={
+            **{(s, TOTAL): (BY_STATUS, s) for s in [*STATUSES, TOTAL]},
+            **({(s, NO_HOST_COUNTRY): (NO_OPPORTUNITY, s) for s in [*STATUSES, TOTAL]} if NO_HOST_COUNTRY in statuses_countries else {}),
+        }),
+        "placements_by_host_sector_and_status": Grid(by_status_sector, sectors, STATUSES, shared=_by_status(sectors)),
+        "placements_by_host_kind_and_status": Grid(by_kind_status, kinds, STATUSES, shared=_by_status(kinds)),
+    }
+    status = lambda *names: {(BY_STATUS, s): 1 for s in names}  # noqa: E731
+    facts = [Bound({**status("confirmed", "started", "withdrawn", "completed"), (CONFIRMED_BY_MONTH, TOTAL, TOTAL): -1})]
+    figures = {}
+    if waits_figures["people"] is not None:
+        figures["days_from_registration_to_placement"] = [Bound({(CONFIRMED_BY_MONTH, TOTAL, TOTAL): 1}, waits_figures["people"])]
+    if hours is not None:
+        figures["hours_volunteered"] = [Bound(status("started", "withdrawn", "completed"), threshold)]
+    tables, withheld = suppress_linked(grids, facts=facts, figures=figures, threshold=threshold)
+    placement_tables = {name: t.as_dict() for name, t in tables.items()}
+    if "days_from_registration_to_placement" in withheld:
+        waits_figures = dict.fromkeys(waits_figures)
+    if "hours_volunteered" in withheld:
+        hours = None
+    totals = tables["placements_by_status_and_host_country"].row_totals
+    if totals["completed"] is None or totals["withdrawn"] is None:
+        # A rate rounded to three places is a fraction of small whole numbers (0.417 = 5/12): with one
+        # of its two counts, or their bounds, it gives the other away. Published only with both.
+        completion_rate = withdrawal_rate = None
+
     return {
         "threshold": threshold,
-        "placements_confirmed_by_month": _table(by_month, sorted({m for m, _ in by_month}), ["placements"], threshold),
-        "placements_by_status_and_host_country": _table(by_status_country, STATUSES, sorted({c for _, c in by_status_country}),
-                                                        threshold),
-        "placements_by_host_sector_and_status": _table(by_status_sector, sorted({s for s, _ in by_status_sector}), STATUSES,
-                                                       threshold),
-        "placements_by_host_kind_and_status": _table(by_kind_status, sorted({k for k, _ in by_kind_status}), STATUSES,
-                                                     threshold),
+        "placements_confirmed_by_month": placement_tables[CONFIRMED_BY_MONTH],
+        "placements_by_status_and_host_country": placement_tables["placements_by_status_and_host_country"],
+        "placements_by_host_sector_and_status": placement_tables["placements_by_host_sector_and_status"],
+        "placements_by_host_kind_and_status": placement_tables["placements_by_host_kind_and_status"],
         "volunteers_by_age_band_and_origin": _table(by_age_origin, AGE_BANDS, sorted({o for _, o in by_age_origin}), threshold),
         "outcomes_by_outcome_and_host_country": _table(by_outcome_country, OUTCOMES,
                                                        sorted({c for _, c in by_outcome_country}), threshold),
@@ -67,14 +129,16 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
         "skills_offered_by_group_and_country": _table(offered, skill_groups, countries, threshold),
         "notification_failures_by_channel_and_kind": _table(by_failure, sorted({c for c, _ in by_failure}),
                                                             sorted({k for _, k in by_failure}), threshold),
-        "days_from_registration_to_placement": {
-            "people": suppress_figure(len(waits), len(waits), threshold=threshold),
-            "median": suppress_figure(round(statistics.median(waits), 1) if waits else None, len(waits), threshold=threshold),
-            "p90": suppress_figure(round(statistics.quantiles(waits, n=10, method="inclusive")[-1], 1) if len(waits) >= 2 else None,
-                                   len(waits), threshold=threshold),
-        },
-        "completion_rate": suppress_figure(round(completed / len(ended), 3) if ended else None, len(ended), threshold=threshold),
-        "withdrawal_rate": suppress_figure(round(1 - completed / len(ended), 3) if ended else None, len(ended), threshold=threshold),
-        "hours_volunteered": suppress_figure(str(sum((Decimal(str(p.hours)) for p in hours_people), Decimal("0"))),
-                                             len(hours_people), threshold=threshold),
+        "days_from_registration_to_placement": waits_figures,
+        "completion_rate": completion_rate,
+        "withdrawal_rate": withdrawal_rate,
+        "hours_volunteered": hours,
     }
+
+
+def _by_status(rows: list[str]) -> dict:
+    """The shared entries of a table of placements by something (rows) and status (columns)."""
+    shared = {(TOTAL, s): (BY_STATUS, s) for s in [*STATUSES, TOTAL]}
+    if NO_HOST in rows:
+        shared.update({(NO_HOST, s): (NO_OPPORTUNITY, s) for s in [*STATUSES, TOTAL]})
+    return shared

@@ -7,10 +7,28 @@ For each batch fetched from a durable pull consumer:
    node with no authority over what it states is refused, its claim taken back, and dead-lettered
    after the commit; an older version of a datum than the one applied is passed over); run the
    handlers of the rest; write the outbox rows; commit; then ack;
-3. if that transaction fails, apply the messages one by one to find the failing one: a handler's
-   PermanentFailure is dead-lettered at once; any other error is retried with backoff (a nak
-   with a delay) and dead-lettered after `max_deliver` attempts; an unreachable database is
+3. if that transaction fails, apply the messages one by one, in order, to find the failing one: a
+   handler's PermanentFailure is dead-lettered at once; any other error is retried with backoff (a
+   nak with a delay) and dead-lettered after `max_deliver` attempts; an unreachable database is
    retried for as long as it takes and never dead-letters anything.
+
+Order within a journey. An event that failed and will come back holds back the later events of its
+journey (the placement or proposal it names, else its correlation id): they are not applied, and
+so not recorded in the inbox as done, before it; they are handed back to the server to come again
+just after it (`held`), in its batch and in the next ones, until it is applied or dead-lettered.
+Events of other journeys go on. A hold lapses if its event does not come back to this process
+within its delay and an ack wait (another replica of the service took it). Handlers of a placement
+accept its events in any order anyway (corridor_contracts.journey): this keeps the order wherever
+a failure is the only reason it would break.
+
+Delivery. A batch is acknowledged within the ack wait (15 s), or the server hands it out again:
+while a batch is in hand, the consumer tells the server every third of the ack wait that it is
+still working on it, so a slow batch is not delivered twice. When the consumer starts and its
+durable consumer has messages delivered and not acknowledged (a batch a killed process held), it
+resets the consumer to its ack floor (nats-server 2.14 and later): they come back at once and in
+stream order, not after the ack wait behind the events that followed them (the ones acknowledged
+above the floor come again too, and the inbox skips them). A consumer that stops hands back what it
+holds (nak) for the same reason.
 
 The JetStream consumer itself has no delivery limit: a message is never dropped by the server.
 """
@@ -18,6 +36,8 @@ The JetStream consumer itself has no delivery limit: a message is never dropped 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -26,7 +46,7 @@ import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import async_sessionmaker, AsyncSession
 
@@ -49,6 +69,8 @@ INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, Connect
 
 
 FOLLOW_UP = 0.005  # seconds a fetch lingers for more once the first message of a batch is in
+ACK_WAIT = 15.0  # seconds: a batch not acknowledged by then (its process died) is delivered again
+HOLD_LAG = 0.5  # seconds a held event comes back after the event of its journey it waits for
 
 
 class PermanentFailure(Exception):
@@ -63,7 +85,7 @@ class Subscription:
     stream: str
     handlers: dict[str, Handler]
     backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-    ack_wait: float = 60.0  # a batch not acked by then (its process died) is delivered again
+    ack_wait: float = ACK_WAIT  # a batch not acked by then (its process died) is delivered again
     outgoing: bool = False  # on OUT: what this node itself sent to other nodes
     # Optional: event type → a handler of a run of consecutive events of that type (one
     # executemany instead of a statement per event). Used instead of `handlers` for those runs;
@@ -106,7 +128,18 @@ class ConsumerCounters:
     dead_lettered: int = 0
     refused: int = 0  # by the authority rules (authority.py), each also dead-lettered
     superseded: int = 0  # older versions of a datum than the one applied: recorded, not applied
+    held: int = 0  # handed back unapplied: an earlier event of their journey is to be retried first
+    taken_back: int = 0  # delivered to a stopped process and not acknowledged: taken back at start
     batches: int = 0
+
+
+@dataclass
+class _Hold:
+    """A journey waiting for one of its events, which failed and will come back."""
+
+    sequence: int  # the event's sequence in the stream
+    due: float  # when it is due back (monotonic clock)
+    until: float  # when the hold lapses if it did not come back here
 
 
 class Consumer:
@@ -146,6 +179,9 @@ class Consumer:
         self._ledger = Ledger(tables.authority, node_id)
         self.counters = ConsumerCounters()
         self._sub = None
+        self._holds: dict[str, _Hold] = {}  # journey → the event it waits for
+        self._deferrals: dict[str, int] = {}  # event id → times it was held back (deliveries not its own)
+        self._in_hand: dict[int, Msg] = {}  # fetched, of a batch not handled yet
 
     @property
     def name(self) -> str:
@@ -179,7 +215,8 @@ class Consumer:
         while True:
             try:
                 if self._sub is None:
-                    await self._js.add_consumer(self.subscription.stream, config=self.config())
+                    info = await self._js.add_consumer(self.subscription.stream, config=self.config())
+                    await self._take_back(info)
                     self._sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.subscription.stream)
                 await self._pipeline()
             except asyncio.CancelledError:
@@ -191,33 +228,77 @@ class Consumer:
                 log.exception("consumer pass failed", consumer=self.name)
                 await asyncio.sleep(1.0)
 
+    async def _take_back(self, info: ConsumerInfo) -> None:
+        """Messages delivered and not acknowledged when the consumer starts were held by a process
+        of it that stopped (killed, or cut off): the server would hand them out again only after the
+        ack wait, behind the events that came after them. Reset the consumer to its ack floor, so
+        they come back now, in stream order. Needs nats-server 2.14 or later; an older server keeps
+        the ack wait. A batch a live replica of the service holds comes again too: the inbox skips
+        what it applied."""
+        pending = info.num_ack_pending
+        if not pending:
+            return
+        try:
+            await self._js.reset_consumer(self.subscription.stream, self.name, timeout=5.0)
+        except nats.errors.Error as error:
+            log.warning("could not take back what a stopped process held; it comes back after the ack wait",
+                        consumer=self.name, unacknowledged=pending, error=repr(error))
+            return
+        self.counters.taken_back += pending
+        log.info("took back what a stopped process held", consumer=self.name, unacknowledged=pending)
+
     async def _pipeline(self) -> None:
         """Apply batch after batch, in order, while the next one is fetched and decoded: the
         database's work on one batch (a thread for SQLite, a server for PostgreSQL) overlaps the
         Python work on the next (the profile in benchmarks/README.md: decoding was most of a batch's time)."""
         receiving = asyncio.ensure_future(self._receive())
+        heartbeat = asyncio.ensure_future(self._heartbeat())
         try:
             while True:
-                valid = await receiving
+                msgs, valid = await receiving
+                _stop_if_cancelled()
                 receiving = asyncio.ensure_future(self._receive())
-                if valid:
-                    await self._handle(valid)
-        finally:
-            if not receiving.done():
-                # Messages it fetched and did not hand over come back after the ack wait.
-                receiving.cancel()
                 try:
-                    await receiving
-                except (asyncio.CancelledError, Exception):
-                    pass
+                    if valid:
+                        await self._handle(valid)
+                finally:
+                    for msg in msgs:
+                        self._in_hand.pop(id(msg), None)
+                _stop_if_cancelled()
+        finally:
+            heartbeat.cancel()
+            receiving.cancel()
+            await asyncio.gather(receiving, heartbeat, return_exceptions=True)
+            await self._hand_back()
 
-    async def _receive(self) -> list[tuple[Msg, Incoming]]:
-        """The next batch, decoded; its poison dead-lettered. Empty when the stream stayed quiet."""
+    async def _receive(self) -> tuple[list[Msg], list[tuple[Msg, Incoming]]]:
+        """The next batch, and its valid messages decoded; its poison dead-lettered. Empty when the
+        stream stayed quiet."""
         try:
             msgs = await self._fetch()
         except TimeoutError:
-            return []
-        return await self._decode(msgs)
+            return [], []
+        self._in_hand.update((id(msg), msg) for msg in msgs)
+        return msgs, await self._decode(msgs)
+
+    async def _heartbeat(self) -> None:
+        """Every third of the ack wait, tell the server that the messages in hand (the batch being
+        applied, the next one fetched) are being worked on, so that it does not hand them out again."""
+        while True:
+            await asyncio.sleep(self.subscription.ack_wait / 3)
+            for msg in list(self._in_hand.values()):
+                if not msg.is_acked:
+                    with contextlib.suppress(nats.errors.Error):
+                        await msg.in_progress()
+
+    async def _hand_back(self) -> None:
+        """On the way out (stopped, or NATS gone): what is still in hand and not settled goes back
+        to the server, to be delivered again at once rather than after the ack wait."""
+        in_hand, self._in_hand = list(self._in_hand.values()), {}
+        for msg in in_hand:
+            if not msg.is_acked:
+                with contextlib.suppress(Exception):
+                    await msg.nak()
 
     async def _fetch(self) -> list[Msg]:
         """Wait for the first message, then take what is already there up to a batch. A single
@@ -242,19 +323,91 @@ class Consumer:
         return valid
 
     async def _handle(self, valid: list[tuple[Msg, Incoming]]) -> None:
+        valid = await self._hold_back(valid)
         if not valid:
             return
         try:
             await self._apply(valid)
         except Exception as error:
             if len(valid) == 1:
-                await self._failed(*valid[0], error)
+                await self._fail(*valid[0], error)
                 return
-            for item in valid:  # find the failing one; the others are applied on their own
+            # One by one, in order, to find the failing one; the others are applied on their own,
+            # except the later events of a journey whose event failed: those wait for it.
+            for item in valid:
+                if self._waits(*item):
+                    await self._defer(*item)
+                    continue
                 try:
                     await self._apply([item])
                 except Exception as single_error:
-                    await self._failed(*item, single_error)
+                    await self._fail(*item, single_error)
+                else:
+                    self._done(*item)
+        else:
+            for item in valid:
+                self._done(*item)
+
+    async def _hold_back(self, valid: list[tuple[Msg, Incoming]]) -> list[tuple[Msg, Incoming]]:
+        """The batch without the events that wait for an earlier event of their journey; those are
+        handed back. An event that comes after the one it waits for, in the same batch, goes on."""
+        if not self._holds:
+            return valid
+        ready, arrived = [], set()
+        for msg, incoming in valid:
+            journey = _journey(incoming)
+            hold = self._holds.get(journey)
+            if hold is not None and msg.metadata.sequence.stream == hold.sequence:
+                arrived.add(journey)
+            if journey not in arrived and self._waits(msg, incoming):
+                await self._defer(msg, incoming)
+            else:
+                ready.append((msg, incoming))
+        return ready
+
+    def _waits(self, msg: Msg, incoming: Incoming) -> bool:
+        """Does this event come after one of its journey that failed and will come back?"""
+        journey = _journey(incoming)
+        hold = self._holds.get(journey)
+        if hold is None:
+            return False
+        if hold.until < time.monotonic():  # it came back elsewhere, or never: the journey goes on
+            del self._holds[journey]
+            return False
+        return msg.metadata.sequence.stream > hold.sequence
+
+    async def _defer(self, msg: Msg, incoming: Incoming) -> None:
+        """Hand an event back unapplied, to come again just after the one it waits for."""
+        hold = self._holds[_journey(incoming)]
+        delay = max(0.0, hold.due - time.monotonic()) + HOLD_LAG
+        event_id = str(incoming.envelope.event_id)
+        if len(self._deferrals) > 10_000:  # events handed back that another replica took since
+            self._deferrals.clear()
+        self._deferrals[event_id] = self._deferrals.get(event_id, 0) + 1
+        self.counters.held += 1
+        with structlog.contextvars.bound_contextvars(**_trace(incoming)):
+            log.info("event held back: an earlier event of its journey is retried first", retry_in=round(delay, 2),
+                     waits_for=hold.sequence)
+        await msg.nak(delay=delay)
+
+    def _done(self, msg: Msg, incoming: Incoming) -> None:
+        """The event was applied (or recorded, or dead-lettered): its journey waits no more for it."""
+        self._deferrals.pop(str(incoming.envelope.event_id), None)
+        journey = _journey(incoming)
+        hold = self._holds.get(journey)
+        if hold is not None and hold.sequence == msg.metadata.sequence.stream:
+            del self._holds[journey]
+
+    async def _fail(self, msg: Msg, incoming: Incoming, error: Exception) -> None:
+        delay = await self._failed(msg, incoming, error)
+        if delay is None:  # dead-lettered: it will not come back
+            self._done(msg, incoming)
+            return
+        journey, now, sequence = _journey(incoming), time.monotonic(), msg.metadata.sequence.stream
+        hold = self._holds.get(journey)
+        if hold is not None and hold.sequence < sequence and hold.until >= now:
+            return  # the journey already waits for an earlier event
+        self._holds[journey] = _Hold(sequence, due=now + delay, until=now + delay + self.subscription.ack_wait)
 
     async def _apply(self, items: list[tuple[Msg, Incoming]]) -> None:
         async with self._writing(), self._sessions() as session, session.begin():
@@ -307,8 +460,10 @@ class Consumer:
         await self._apply([(None, incoming)])
         return self.counters.processed > before
 
-    async def _failed(self, msg: Msg, incoming: Incoming, error: Exception) -> None:
-        deliveries = msg.metadata.num_delivered
+    async def _failed(self, msg: Msg, incoming: Incoming, error: Exception) -> float | None:
+        """Dead-letter or retry an event that failed; the delay after which it comes back, or None
+        if it will not. Its deliveries count without those in which it was held back."""
+        deliveries = max(1, msg.metadata.num_delivered - self._deferrals.get(str(incoming.envelope.event_id), 0))
         with structlog.contextvars.bound_contextvars(**_trace(incoming)):
             if isinstance(error, Refused):
                 await self._refuse(msg, incoming, str(error))
@@ -318,6 +473,7 @@ class Consumer:
                 delay = self._delay(deliveries)
                 log.warning("database unavailable; event will be retried", error=repr(error), retry_in=delay)
                 await msg.nak(delay=delay)
+                return delay
             elif deliveries >= self._max_deliver:
                 await self._dead_letter(msg, f"the handler failed {deliveries} times; last error: {error!r}")
             else:
@@ -326,6 +482,8 @@ class Consumer:
                 log.warning("handler failed; event will be retried", error=repr(error),
                             deliveries=deliveries, retry_in=delay)
                 await msg.nak(delay=delay)
+                return delay
+        return None
 
     async def _refuse(self, msg: Msg, incoming: Incoming, reason: str) -> None:
         with structlog.contextvars.bound_contextvars(**_trace(incoming)):
@@ -342,6 +500,25 @@ class Consumer:
         await self._dead_letters.put(msg, reason, consumer=self.name)
         await msg.ack()
         self.counters.dead_lettered += 1
+
+
+def _journey(incoming: Incoming) -> str:
+    """What orders an event among others: the placement (or proposal) it names, else its correlation
+    id (a volunteer's events, an erasure's). An event of no journey has its own id as correlation id."""
+    for name in ("placement_id", "proposal_id"):
+        value = getattr(incoming.event, name, None)
+        if value is not None:
+            return f"placement/{value}"
+    return f"journey/{incoming.envelope.correlation_id}"
+
+
+def _stop_if_cancelled() -> None:
+    """Raise the cancellation a nested await may have swallowed: on Python 3.11, a task cancelled
+    while the task it awaits completes (asyncio.wait_for in nats-py's fetch) gets the result, not
+    the CancelledError, and would go on fetching for ever (a service's stop then never ends)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _trace(incoming: Incoming) -> dict[str, str]:

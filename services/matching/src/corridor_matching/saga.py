@@ -5,6 +5,12 @@
        ├─decline──▶ declined (→ next best)      └─deadline──▶ expired ──late PlacementConfirmed──▶ compensated
        └─deadline──▶ expired                    confirmed/started ──withdraw (either side)──▶ withdrawn
 
+What the host's events do is the pure transition table of `corridor_contracts.journey` (rules in
+its docstring and in docs/placement-journey.md): events of one placement may arrive in any order,
+a later step implies the earlier ones, a terminal state is never left, and dates and hours are
+recorded whenever they come. This module reads the placement's state, asks the table, and writes
+the new state and carries out the effects.
+
 Her pseudonym toward the host node is an HMAC of her id under this node's secret: the host cannot
 link it to her, nor two hosts link her between them. Her contact goes to the host only on
 confirmation, and only if she consented to that disclosure.
@@ -16,34 +22,34 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, select, update
+from sqlalchemy import Column, Numeric, String, Table, and_, select, update
 
-from corridor_contracts import events, pseudonym
+from corridor_contracts import events, journey, pseudonym
 from corridor_contracts.events.placements import DisclosedContact, ExpiryReason, Side, WithdrawalReason
+from corridor_contracts.journey import Effect, HomeCommand, HomeState
 from corridor_contracts.values import MatchSummary
 from corridor_runtime.authority import Refused
+from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
-from .tables import exclusions, placements, volunteers
+from .tables import exclusions, metadata, placements, volunteers
 
+Status = journey.HomeStatus
+OPEN = journey.OPEN
 
-class Status(StrEnum):
-    PROPOSED = "proposed"
-    DECLINED = "declined"  # by her
-    REQUESTED = "requested"
-    CONFIRMED = "confirmed"
-    DECLINED_BY_HOST = "declined_by_host"
-    STARTED = "started"
-    COMPLETED = "completed"
-    WITHDRAWN = "withdrawn"
-    EXPIRED = "expired"
-    COMPENSATED = "compensated"  # confirmed after expiry: the slot was given back
-
-
-OPEN = (Status.PROPOSED, Status.REQUESTED, Status.CONFIRMED, Status.STARTED)
+# The two parts of a placement's hours (`matching_placements.hours` shows the larger): the sum of
+# the HoursLogged entries received, and the total PlacementCompleted reported. Both are needed to
+# count every entry once whatever the order (journey, rule 6). A placement without a row here
+# counts its `hours` as logged.
+placement_hours = Table(
+    "matching_placement_hours",
+    metadata,
+    Column("placement_id", String(36), primary_key=True),
+    Column("logged", Numeric(8, 2), nullable=False),
+    Column("reported", Numeric(8, 2), nullable=True),
+)
 
 
 @dataclass
@@ -113,7 +119,7 @@ async def propose(uow: UnitOfWork, *, volunteer_id: str, opportunity_id: str, ho
 async def accept(uow: UnitOfWork, placement_id: uuid.UUID, *, secret: bytes, deadlines: Deadlines) -> None:
     """She accepts: the request goes to the host node, under her pseudonym toward that node."""
     row = await _row(uow, placement_id)
-    if row.status != Status.PROPOSED:
+    if journey.home_command(row.status, HomeCommand.ACCEPT) is None:
         raise SagaError(f"placement {placement_id} is {row.status}, not proposed")
     if row.proposal_expires_at < _now():
         raise SagaError(f"the proposal expired on {row.proposal_expires_at:%Y-%m-%d %H:%M}")
@@ -128,7 +134,7 @@ async def accept(uow: UnitOfWork, placement_id: uuid.UUID, *, secret: bytes, dea
 async def decline(uow: UnitOfWork, placement_id: uuid.UUID) -> None:
     """She declines: never this opportunity again; the next round proposes the next best."""
     row = await _row(uow, placement_id)
-    if row.status != Status.PROPOSED:
+    if journey.home_command(row.status, HomeCommand.DECLINE) is None:
         raise SagaError(f"placement {placement_id} is {row.status}, not proposed")
     await _set(uow, row, status=Status.DECLINED.value)
     await _exclude(uow, row, "declined")
@@ -138,7 +144,7 @@ async def decline(uow: UnitOfWork, placement_id: uuid.UUID) -> None:
 
 async def withdraw(uow: UnitOfWork, placement_id: uuid.UUID, withdrawal: Withdrawal) -> None:
     row = await _row(uow, placement_id)
-    if row.status not in (Status.REQUESTED, Status.CONFIRMED, Status.STARTED):
+    if journey.home_command(row.status, HomeCommand.WITHDRAW) is None:
         raise SagaError(f"placement {placement_id} is {row.status}; only a requested, confirmed or started one can be withdrawn")
     await _set(uow, row, status=Status.WITHDRAWN.value)
     await _exclude(uow, row, "withdrawn")
@@ -195,7 +201,9 @@ async def end_proposals(uow: UnitOfWork, opportunity_id: str, reason: ExpiryReas
 
 
 class HostAnswers:
-    """The handlers of what host nodes send back; they need this node's pseudonym secret."""
+    """The handlers of what host nodes send back; they need this node's pseudonym secret.
+
+    Every one of them is the same: the placement's state, the host's event, the journey's table."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
@@ -213,59 +221,64 @@ class HostAnswers:
             raise Refused(f"placement/{row.placement_id} is hosted by {row.host_node}, not by {incoming.envelope.origin}")
         return row
 
-
-    async def on_confirmed(self, uow: UnitOfWork, incoming: Incoming) -> None:
+    async def on_host_event(self, uow: UnitOfWork, incoming: Incoming) -> None:
         row = await self._from_host(uow, incoming)
         if row is None:
             return
-        if row.status == Status.REQUESTED:
-            await _set(uow, row, status=Status.CONFIRMED.value)
-            await uow.session.execute(update(volunteers).where(volunteers.c.volunteer_id == row.volunteer_id)
-                                      .values(waiting_since=None))
-            her = (await uow.session.execute(select(volunteers).where(volunteers.c.volunteer_id == row.volunteer_id))).first()
-            if her is not None and her.discloses_contact_since is not None and her.contact:
-                uow.emit(events.ContactDisclosed(placement_id=incoming.event.placement_id,
-                                                 volunteer=self.pseudonym(row), contact=DisclosedContact.model_validate(her.contact),
-                                                 consented_at=her.discloses_contact_since),
-                         target=row.host_node, cause=incoming)
-        elif row.status in (Status.EXPIRED, Status.WITHDRAWN, Status.DECLINED):
-            # Too late: give the slot back to the host (compensation).
-            await _set(uow, row, status=Status.COMPENSATED.value if row.status == Status.EXPIRED else row.status)
-            uow.emit(events.PlacementWithdrawn(placement_id=incoming.event.placement_id, by=Side.HOME,
-                                               reason=WithdrawalReason.EXPIRED), target=row.host_node, cause=incoming)
+        before = await _home_state(uow, row)
+        step = journey.at_home(before, incoming.event)
+        await _store(uow, row, before, step.state)
+        for effect in step.effects:
+            await self._carry_out(uow, row, step.state, effect, incoming)
+
+    on_confirmed = on_declined = on_started = on_hours = on_completed = on_withdrawn = on_host_event
+
+    async def _carry_out(self, uow: UnitOfWork, row, state: HomeState, effect: Effect, incoming: Incoming) -> None:
+        match effect:
+            case Effect.STOP_WAITING:
+                await uow.session.execute(update(volunteers).where(volunteers.c.volunteer_id == row.volunteer_id)
+                                          .values(waiting_since=None))
+            case Effect.DISCLOSE_CONTACT:
+                her = (await uow.session.execute(select(volunteers).where(volunteers.c.volunteer_id == row.volunteer_id))).first()
+                if her is not None and her.discloses_contact_since is not None and her.contact:
+                    uow.emit(events.ContactDisclosed(placement_id=uuid.UUID(row.placement_id), volunteer=self.pseudonym(row),
+                                                     contact=DisclosedContact.model_validate(her.contact),
+                                                     consented_at=her.discloses_contact_since),
+                             target=row.host_node, cause=incoming)
+            case Effect.EXCLUDE:
+                await _exclude(uow, row, state.status.value)
+            case Effect.GIVE_BACK:  # too late: give the slot back to the host (compensation)
+                uow.emit(events.PlacementWithdrawn(placement_id=uuid.UUID(row.placement_id), by=Side.HOME,
+                                                   reason=WithdrawalReason.EXPIRED), target=row.host_node, cause=incoming)
 
 
-    async def on_declined(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        row = await self._from_host(uow, incoming)
-        if row is None or row.status != Status.REQUESTED:
-            return
-        await _set(uow, row, status=Status.DECLINED_BY_HOST.value, decline_reason=incoming.event.reason.value)
-        await _exclude(uow, row, "declined_by_host")
+async def _home_state(uow: UnitOfWork, row) -> HomeState:
+    parts = (await uow.session.execute(select(placement_hours).where(
+        placement_hours.c.placement_id == row.placement_id))).first()
+    logged = Decimal(str(parts.logged if parts is not None else row.hours or 0))
+    reported = None if parts is None or parts.reported is None else Decimal(str(parts.reported))
+    return HomeState(status=Status(row.status), requested=row.request_expires_at is not None, started_on=row.started_on,
+                     completed_on=row.completed_on, decline_reason=row.decline_reason,
+                     skills_practised=None if row.skills_practised is None else tuple(row.skills_practised),
+                     hours_logged=logged, hours_reported=reported)
 
 
-    async def on_started(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        row = await self._from_host(uow, incoming)
-        if row is not None and row.status == Status.CONFIRMED:
-            await _set(uow, row, status=Status.STARTED.value, started_on=incoming.event.started_on)
-
-
-    async def on_hours(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        row = await self._from_host(uow, incoming)
-        if row is not None:
-            await _set(uow, row, hours=Decimal(str(row.hours)) + incoming.event.hours)
-
-
-    async def on_completed(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        row = await self._from_host(uow, incoming)
-        if row is not None and row.status in (Status.CONFIRMED, Status.STARTED):
-            event = incoming.event
-            await _set(uow, row, status=Status.COMPLETED.value, completed_on=event.completed_on,
-                       skills_practised=list(event.skills_practised),
-                       **({"hours": event.total_hours} if event.total_hours is not None else {}))
-
-
-    async def on_withdrawn(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        row = await self._from_host(uow, incoming)
-        if row is not None and row.status in (Status.REQUESTED, Status.CONFIRMED, Status.STARTED):
-            await _set(uow, row, status=Status.WITHDRAWN.value)
-            await _exclude(uow, row, "withdrawn")
+async def _store(uow: UnitOfWork, row, before: HomeState, after: HomeState) -> None:
+    """Write what the table changed: the placement's row, and the parts of its hours."""
+    if after == before:
+        return
+    values: dict[str, object] = {}
+    if after.status != before.status:
+        values["status"] = after.status.value
+    for name in ("started_on", "completed_on", "decline_reason"):
+        if getattr(after, name) != getattr(before, name):
+            values[name] = getattr(after, name)
+    if after.skills_practised != before.skills_practised:
+        values["skills_practised"] = None if after.skills_practised is None else list(after.skills_practised)
+    if after.hours != before.hours:
+        values["hours"] = after.hours
+    if values:
+        await _set(uow, row, **values)
+    if (after.hours_logged, after.hours_reported) != (before.hours_logged, before.hours_reported):
+        await upsert(uow.session, placement_hours, "placement_id", row.placement_id,
+                     {"logged": after.hours_logged, "reported": after.hours_reported})

@@ -102,6 +102,11 @@ class NodeAccess:
         app.state.access = self
         app.include_router(_sign_in_routes(self))
         app.include_router(_audit_routes())
+        for route in app.routes:  # the answers of the gate, in the API's description
+            if isinstance(route, APIRoute) and _guarded(route):
+                route.responses.setdefault(401, {"description": "no credential, or one this node does not accept"})
+                route.responses.setdefault(403, {"description": "the caller's roles do not allow this"})
+        app.openapi_schema = None
         app.add_middleware(_ProtectedDocs, access=self, paths={p for p in (app.openapi_url, app.docs_url, app.redoc_url) if p})
         app.add_middleware(SessionMiddleware, secret_key=self.session_secret, session_cookie=self.cookie,
                            max_age=int(self.settings.session_hours * 3600), same_site="lax",
@@ -285,7 +290,8 @@ def _audit_routes() -> APIRouter:
     @router.get("/audit", summary="The audit trail: every read and change of personal data on this node")
     async def audit_rows(request: Request, subject_id: str | None = None, actor: str | None = None,
                          since: datetime | None = None, until: datetime | None = None,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
         rows, total = await _access(request).store.audit(subject_id=subject_id, actor=actor, since=since, until=until,
                                                          limit=limit, offset=offset)
         return JSONResponse({"items": [{**r, "at": r["at"].isoformat()} for r in rows], "total": total,

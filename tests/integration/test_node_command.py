@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.nats
@@ -51,3 +55,35 @@ def test_a_broken_registry_is_a_clear_error(tmp_path):
                           capture_output=True, text=True, timeout=60, env={"COLUMNS": "200"})
     assert done.returncode == 2
     assert "invalid registry" in done.stdout and "nodes.0.country" in done.stdout, done.stdout
+
+
+def test_the_first_run_prints_how_to_sign_in_and_that_account_works(tmp_path):
+    """A new node answers nobody but the operator account it made, whose password it printed once."""
+    process = subprocess.Popen([str(CORRIDOR), "node", "--node-id", "cy", "--country", "CY", "--data-dir", str(tmp_path),
+                                "--keep-running"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={"COLUMNS": "400", "PATH": "/usr/bin:/bin"})
+    try:
+        deadline = time.monotonic() + 180
+        printed = ""
+        while "sign in:" not in printed and time.monotonic() < deadline and process.poll() is None:
+            printed += process.stdout.readline()
+        found = re.search(r"sign in: (http://127\.0\.0\.1:\d+)/login as (\w+), password (\S+)", printed)
+        assert found, printed
+        url, username, password = found.groups()
+        with httpx.Client(base_url=url, timeout=10) as browser:
+            assert browser.get("/volunteers").status_code == 401
+            assert browser.post("/login", data={"username": username, "password": password}).status_code == 303
+            assert browser.get("/volunteers").status_code == 200
+            assert browser.get("/audit").status_code == 403  # an operator, not an auditor
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    # The second run makes no new account and shows no password.
+    again = subprocess.run([str(CORRIDOR), "node", "--node-id", "cy", "--data-dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=180, env={"COLUMNS": "400", "PATH": "/usr/bin:/bin"})
+    assert "sign in:" in again.stdout and password not in again.stdout and "password" not in again.stdout.split("sign in:")[1].splitlines()[0]

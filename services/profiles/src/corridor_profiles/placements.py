@@ -5,6 +5,9 @@ the opportunity's taken slots inside the consumer's transaction (`slots_taken < 
 so concurrent requests for the last slot — from any number of nodes or consumer replicas — can
 never overbook it. Every later step (started, hours, completed, withdrawn) goes back to the home
 node, with the journey's correlation id.
+
+What the home's events do to a placement, and which of the host's own steps each state allows, is
+the transition table of `corridor_contracts.journey` (docs/placement-journey.md).
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import secrets
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corridor_contracts import events
+from corridor_contracts import events, journey
 from corridor_contracts.events.placements import DeclineReason, Side, WithdrawalReason
+from corridor_contracts.journey import HostCommand, HostEffect
 from corridor_contracts.types import ShortText, SkillCode
 from corridor_contracts.values import Hours
 from corridor_runtime.authority import Refused
@@ -33,12 +36,7 @@ from .tables import host_placements, hours_entries
 from .tables import opportunities as opportunities_table
 
 
-class Status(StrEnum):
-    DECLINED = "declined"
-    CONFIRMED = "confirmed"
-    STARTED = "started"
-    COMPLETED = "completed"
-    WITHDRAWN = "withdrawn"
+Status = journey.HostStatus
 
 
 class Start(BaseModel):
@@ -147,7 +145,8 @@ async def on_placement_requested(uow: UnitOfWork, incoming: Incoming) -> None:
     if existing is not None:  # the same request sent again (new event id): the same answer
         if existing.home_node != home:
             raise Refused(f"placement/{existing.placement_id} was requested by {existing.home_node}, not by {home}")
-        await _answer(uow, existing, incoming)
+        if HostEffect.ANSWER_AGAIN in journey.at_host(existing.status, request).effects:
+            await _answer(uow, existing, incoming)
         return
 
     now = _now()
@@ -195,32 +194,34 @@ async def _from_home(uow: UnitOfWork, incoming: Incoming):
 
 
 async def on_placement_withdrawn(uow: UnitOfWork, incoming: Incoming) -> None:
-    """The home node withdrew her: the slot is free again."""
+    """The home node withdrew her: the slot is free again (a placement still live only)."""
     row = await _from_home(uow, incoming)
-    if row is None or row.status in (Status.WITHDRAWN, Status.DECLINED, Status.COMPLETED):
-        return
-    await _release(uow, row, Status.WITHDRAWN)
+    step = journey.at_host(None if row is None else row.status, incoming.event)
+    if HostEffect.RELEASE_SLOT in step.effects and step.status is not None:
+        await _release(uow, row, step.status)
 
 
 async def on_contact_disclosed(uow: UnitOfWork, incoming: Incoming) -> None:
     """Her consented contact, for the host organisation of a confirmed placement only."""
     event: events.ContactDisclosed = incoming.event
     row = await _from_home(uow, incoming)
-    if row is None or row.status in (Status.DECLINED, Status.WITHDRAWN):
+    if HostEffect.KEEP_CONTACT not in journey.at_host(None if row is None else row.status, event).effects:
         return
     await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id)
                               .values(contact=event.contact.model_dump(mode="json"), updated_at=_now()))
 
 
-async def _live_row(session: AsyncSession, placement_id: uuid.UUID, *allowed: Status):
+async def _row_for(session: AsyncSession, placement_id: uuid.UUID, command: HostCommand):
+    """The placement, if its state allows the host's step (journey.HOST_COMMANDS)."""
     row = await _row(session, placement_id)
-    if row.status not in allowed:
+    if journey.host_command(row.status, command) is None:
+        allowed = [s.value for s in journey.HOST_COMMANDS[command]]
         raise Conflict(f"placement {placement_id} is {row.status}; this needs it {' or '.join(allowed)}")
     return row
 
 
 async def start(uow: UnitOfWork, placement_id: uuid.UUID, step: Start) -> PlacementView:
-    row = await _live_row(uow.session, placement_id, Status.CONFIRMED)
+    row = await _row_for(uow.session, placement_id, HostCommand.START)
     await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id)
                               .values(status=Status.STARTED.value, started_on=step.started_on, updated_at=_now()))
     _to_home(uow, row, events.PlacementStarted(placement_id=placement_id, started_on=step.started_on))
@@ -228,7 +229,7 @@ async def start(uow: UnitOfWork, placement_id: uuid.UUID, step: Start) -> Placem
 
 
 async def log_hours(uow: UnitOfWork, placement_id: uuid.UUID, entry: HoursEntry) -> HoursView:
-    row = await _live_row(uow.session, placement_id, Status.STARTED)
+    row = await _row_for(uow.session, placement_id, HostCommand.LOG_HOURS)
     if row.started_on and entry.worked_on < row.started_on:
         raise Conflict(f"worked_on {entry.worked_on} is before the placement started ({row.started_on})", field="worked_on")
     entry_id = uuid.uuid4()
@@ -238,7 +239,7 @@ async def log_hours(uow: UnitOfWork, placement_id: uuid.UUID, entry: HoursEntry)
 
 
 async def approve_hours(uow: UnitOfWork, placement_id: uuid.UUID, entry_id: uuid.UUID, approval: Approval) -> HoursView:
-    row = await _live_row(uow.session, placement_id, Status.STARTED, Status.COMPLETED)
+    row = await _row_for(uow.session, placement_id, HostCommand.APPROVE_HOURS)
     entry = (await uow.session.execute(select(hours_entries).where(
         hours_entries.c.entry_id == str(entry_id), hours_entries.c.placement_id == str(placement_id)))).first()
     if entry is None:
@@ -255,7 +256,7 @@ async def approve_hours(uow: UnitOfWork, placement_id: uuid.UUID, entry_id: uuid
 
 
 async def complete(uow: UnitOfWork, placement_id: uuid.UUID, completion: Completion) -> PlacementView:
-    row = await _live_row(uow.session, placement_id, Status.STARTED)
+    row = await _row_for(uow.session, placement_id, HostCommand.COMPLETE)
     if row.started_on and completion.completed_on < row.started_on:
         raise Conflict(f"completed_on is before the placement started ({row.started_on})", field="completed_on")
     await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id).values(
@@ -268,7 +269,7 @@ async def complete(uow: UnitOfWork, placement_id: uuid.UUID, completion: Complet
 
 
 async def withdraw(uow: UnitOfWork, placement_id: uuid.UUID, withdrawal: Withdrawal) -> PlacementView:
-    row = await _live_row(uow.session, placement_id, Status.CONFIRMED, Status.STARTED)
+    row = await _row_for(uow.session, placement_id, HostCommand.WITHDRAW)
     await _release(uow, row, Status.WITHDRAWN)
     _to_home(uow, row, events.PlacementWithdrawn(placement_id=placement_id, by=Side.HOST, reason=withdrawal.reason))
     return await get(uow.session, placement_id)
@@ -293,8 +294,9 @@ async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> set[str]:
         raise Refused(f"erasure {event.erasure_id}: this node holds no placement from {incoming.envelope.origin} "
                       f"for that volunteer ({len(event.placement_ids)} named)")
     for row in rows:
-        if row.status in (Status.CONFIRMED, Status.STARTED):
-            await _release(uow, row, Status.WITHDRAWN)
+        step = journey.at_host(row.status, event)
+        if HostEffect.RELEASE_SLOT in step.effects and step.status is not None:
+            await _release(uow, row, step.status)
         await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id)
                                   .values(contact=None, volunteer=secrets.token_urlsafe(32), updated_at=_now()))
         await uow.forget(uuid.UUID(row.correlation_id))

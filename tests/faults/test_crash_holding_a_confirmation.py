@@ -29,6 +29,7 @@ import time
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -169,11 +170,13 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
 
         async with host_profiles.unit_of_work() as uow:
             org = await organisations.register(uow, organisations.NewOrganisation.model_validate({
-                "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES", "city": "Sevilla",
+                "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES",
+                "city": "Sevilla",
                 "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}}))
             role = await opportunities.publish(uow, opportunities.NewOpportunity.model_validate({
                 "organisation_id": str(org.organisation_id), "title": "Auxiliar contable",
-                "required_skills": [{"code": "accounting.bookkeeping"}], "languages": [{"language": "es", "level": "B2"}],
+                "required_skills": [{"code": "accounting.bookkeeping"}],
+                "languages": [{"language": "es", "level": "B2"}],
                 "place": {"country": "ES", "city": "Sevilla"}, "hours_per_week": 10, "starts_on": "2027-02-01",
                 "slots_total": ATTEMPTS}))
 
@@ -191,13 +194,14 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
         held = None
         for attempt in range(1, ATTEMPTS + 1):
             async with home_matching.unit_of_work() as uow:
-                placement_id = await saga.propose(uow, volunteer_id=str(uuid.uuid4()), opportunity_id=str(role.opportunity_id),
-                                                  host_node=HOST, match=MatchSummary(score=0.8), deadlines=deadlines)
+                placement_id = await saga.propose(uow, volunteer_id=str(uuid.uuid4()),
+                                                  opportunity_id=str(role.opportunity_id), host_node=HOST,
+                                                  match=MatchSummary(score=0.8), deadlines=deadlines)
             corridor.pause(HOST, "profiles")  # the host is away
             async with home_matching.unit_of_work() as uow:  # she accepts
                 await saga.accept(uow, placement_id, secret=secret, deadlines=deadlines)
             requested = f"corridor.direct.{HOST}.{HOME}.PlacementRequested"
-            await within("her request in the host's IN", lambda: _at_least(host_nc, "IN", requested, attempt), 30)
+            await within("her request in the host's IN", partial(_at_least, host_nc, "IN", requested, attempt), 30)
 
             while not pulls.empty():
                 pulls.get_nowait()
@@ -205,7 +209,7 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
             corridor.pause(HOME, "matching")
             corridor.resume(HOST, "profiles")  # the host confirms
             confirmed = f"corridor.direct.{HOME}.{HOST}.PlacementConfirmed"
-            await within("the confirmation in the home's IN", lambda: _at_least(home_nc, "IN", confirmed, attempt), 30)
+            await within("the confirmation in the home's IN", partial(_at_least, home_nc, "IN", confirmed, attempt), 30)
             await asyncio.sleep(0.5)  # let a delivery to the paused process settle
             sequence = (await home_nc.jetstream().get_last_msg("IN", confirmed)).seq
             info = await home_nc.jetstream().consumer_info("IN", "matching-corridor")
@@ -213,8 +217,9 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
                 held = placement_id
                 break
             corridor.resume(HOME, "matching")  # missed: it gets the confirmation now; play it again
-            await within("the missed attempt confirmed at home", lambda: corridor.rows(
-                HOME, "matching", "SELECT 1 FROM matching_placements WHERE placement_id = ? AND status = 'confirmed'",
+            await within("the missed attempt confirmed at home", partial(
+                corridor.rows, HOME, "matching",
+                "SELECT 1 FROM matching_placements WHERE placement_id = ? AND status = 'confirmed'",
                 str(placement_id)), 60)
         assert held is not None, f"home matching never held the confirmation in {ATTEMPTS} attempts"
 
@@ -226,8 +231,10 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
             await placements.start(uow, held, placements.Start(started_on=date(2027, 2, 1)))
         for worked_on, hours in ((date(2027, 2, 2), "1.5"), (date(2027, 2, 9), "2.5")):
             async with host_profiles.unit_of_work() as uow:
-                entry = await placements.log_hours(uow, held, placements.HoursEntry(worked_on=worked_on, hours=Decimal(hours)))
-                await placements.approve_hours(uow, held, entry.entry_id, placements.Approval(approved_by="Carmen Ruiz"))
+                entry = await placements.log_hours(uow, held,
+                                                   placements.HoursEntry(worked_on=worked_on, hours=Decimal(hours)))
+                await placements.approve_hours(uow, held, entry.entry_id,
+                                               placements.Approval(approved_by="Carmen Ruiz"))
         async with host_profiles.unit_of_work() as uow:
             await placements.complete(uow, held, placements.Completion(completed_on=date(2027, 5, 31)))
         completed_at_host = time.monotonic()
@@ -237,8 +244,9 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
                 HOME, "matching", "SELECT status, hours FROM matching_placements WHERE placement_id = ?", str(held))
             [(host_status,)] = corridor.rows(HOST, "profiles", "SELECT status FROM profiles_host_placements "
                                                                "WHERE placement_id = ?", str(held))
-            [(host_hours,)] = corridor.rows(HOST, "profiles", "SELECT coalesce(sum(hours), 0) FROM profiles_hours_entries "
-                                                              "WHERE placement_id = ? AND approved_at IS NOT NULL", str(held))
+            [(host_hours,)] = corridor.rows(HOST, "profiles", "SELECT coalesce(sum(hours), 0) FROM "
+                                            "profiles_hours_entries WHERE placement_id = ? AND approved_at IS NOT NULL",
+                                            str(held))
             return (home_status, Decimal(str(home_hours)).quantize(Decimal("0.01"))), \
                    (host_status, Decimal(str(host_hours)).quantize(Decimal("0.01")))
 
@@ -251,7 +259,8 @@ async def test_home_and_host_agree_after_home_matching_dies_holding_the_confirma
             home, host = sides()
             raise AssertionError(f"after {AGREEMENT_TIMEOUT:.0f}s home says {home}, the host says {host}") from None
         converged = time.monotonic()
-        print(f"\nheld the confirmation on attempt {attempt}; agreement {converged - restarted:.1f}s after the restart, "
+        print(f"\nheld the confirmation on attempt {attempt}; "
+              f"agreement {converged - restarted:.1f}s after the restart, "
               f"{converged - completed_at_host:.1f}s after the host completed")
         assert converged - restarted < 30, "convergence took about an ack wait: the held batch was not taken back"
     finally:

@@ -49,7 +49,8 @@ def hours(amount: str, day: int = 2) -> HoursLogged:
 
 
 def completed(total: str | None = "4.00") -> PlacementCompleted:
-    return PlacementCompleted(placement_id=P, completed_on=date(2027, 5, 31), skills_practised=["accounting.bookkeeping"],
+    return PlacementCompleted(placement_id=P, completed_on=date(2027, 5, 31),
+                              skills_practised=["accounting.bookkeeping"],
                               total_hours=None if total is None else Decimal(total))
 
 
@@ -165,7 +166,8 @@ def test_home_commands():
     for status in set(S) - {S.PROPOSED}:
         assert journey.home_command(status, journey.HomeCommand.ACCEPT) is None
         assert journey.home_command(status, journey.HomeCommand.DECLINE) is None
-    assert {s for s in S if journey.home_command(s, journey.HomeCommand.WITHDRAW)} == {S.REQUESTED, S.CONFIRMED, S.STARTED}
+    withdrawable = {s for s in S if journey.home_command(s, journey.HomeCommand.WITHDRAW)}
+    assert withdrawable == {S.REQUESTED, S.CONFIRMED, S.STARTED}
     assert {s for s in S if journey.home_command(s, journey.HomeCommand.EXPIRE)} == {S.PROPOSED, S.REQUESTED}
     for command in journey.HomeCommand:
         for status in journey.TERMINAL:
@@ -179,7 +181,8 @@ CONTACT = DisclosedContact(given_name="Lucía", family_name="Pérez", email="luc
 
 
 def requested_again() -> PlacementRequested:
-    return PlacementRequested(placement_id=P, opportunity_id=OPPORTUNITY, volunteer="x" * 43, match=MatchSummary(score=0.8),
+    return PlacementRequested(placement_id=P, opportunity_id=OPPORTUNITY, volunteer="x" * 43,
+                              match=MatchSummary(score=0.8),
                               expires_at=datetime(2027, 1, 1, tzinfo=timezone.utc))
 
 
@@ -192,8 +195,10 @@ HOME_EVENTS = {
 }
 RELEASE, KEEP, AGAIN = HostEffect.RELEASE_SLOT, HostEffect.KEEP_CONTACT, HostEffect.ANSWER_AGAIN
 HOST_EXPECTED = {
-    H.CONFIRMED: {"contact": (H.CONFIRMED, (KEEP,)), "withdrawn": (H.WITHDRAWN, (RELEASE,)), "erasure": (H.WITHDRAWN, (RELEASE,))},
-    H.STARTED: {"contact": (H.STARTED, (KEEP,)), "withdrawn": (H.WITHDRAWN, (RELEASE,)), "erasure": (H.WITHDRAWN, (RELEASE,))},
+    H.CONFIRMED: {"contact": (H.CONFIRMED, (KEEP,)), "withdrawn": (H.WITHDRAWN, (RELEASE,)),
+                  "erasure": (H.WITHDRAWN, (RELEASE,))},
+    H.STARTED: {"contact": (H.STARTED, (KEEP,)), "withdrawn": (H.WITHDRAWN, (RELEASE,)),
+                "erasure": (H.WITHDRAWN, (RELEASE,))},
     H.COMPLETED: {"contact": (H.COMPLETED, (KEEP,))},
 }
 

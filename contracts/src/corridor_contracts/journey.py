@@ -80,9 +80,9 @@ complete a started one, withdraw a confirmed or started one.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from datetime import date
 
 from .events.erasure import ErasureRequested
 from .events.placements import (
@@ -116,7 +116,8 @@ LIVE = (HomeStatus.REQUESTED, HomeStatus.CONFIRMED, HomeStatus.STARTED)
 TERMINAL = frozenset(HomeStatus) - set(OPEN)
 _STEP = {HomeStatus.REQUESTED: 0, HomeStatus.CONFIRMED: 1, HomeStatus.STARTED: 2, HomeStatus.COMPLETED: 3}
 
-HostEvent = PlacementConfirmed | PlacementDeclined | PlacementStarted | HoursLogged | PlacementCompleted | PlacementWithdrawn
+HostEvent = (PlacementConfirmed | PlacementDeclined | PlacementStarted | HoursLogged | PlacementCompleted
+             | PlacementWithdrawn)
 
 
 class Effect(StrEnum):

@@ -112,7 +112,8 @@ async def test_the_home_ends_where_the_host_is_when_the_confirmation_fails_in_th
             "name": "Maison des aînés", "kind": "ngo", "sector": "care", "country": "FR", "city": "Lyon",
             "contact": {"name": "Claire Martin", "email": "claire@aines.example.fr", "preferred_language": "fr"}}))
         role = await opportunities.publish(uow, opportunities.NewOpportunity.model_validate({
-            "organisation_id": str(org.organisation_id), "title": "Companion", "required_skills": [{"code": "care.elderly-care"}],
+            "organisation_id": str(org.organisation_id), "title": "Companion",
+            "required_skills": [{"code": "care.elderly-care"}],
             "languages": [{"language": "fr", "level": "B1"}], "place": {"country": "FR", "city": "Lyon"},
             "hours_per_week": 8, "starts_on": "2027-01-11", "slots_total": 1}))
     await _stop(host)  # the host is away when she accepts
@@ -140,8 +141,10 @@ async def test_the_home_ends_where_the_host_is_when_the_confirmation_fails_in_th
         await placements.start(uow, placement_id, placements.Start(started_on=date(2027, 1, 11)))
     for worked_on, hours in ((date(2027, 1, 12), "3"), (date(2027, 1, 19), "4.5")):
         async with host.unit_of_work() as uow:
-            entry = await placements.log_hours(uow, placement_id, placements.HoursEntry(worked_on=worked_on, hours=Decimal(hours)))
-            await placements.approve_hours(uow, placement_id, entry.entry_id, placements.Approval(approved_by="Claire Martin"))
+            entry = await placements.log_hours(uow, placement_id,
+                                               placements.HoursEntry(worked_on=worked_on, hours=Decimal(hours)))
+            await placements.approve_hours(uow, placement_id, entry.entry_id,
+                                           placements.Approval(approved_by="Claire Martin"))
     async with host.unit_of_work() as uow:
         await placements.complete(uow, placement_id, placements.Completion(completed_on=date(2027, 3, 31)))
     assert await eventually(lambda: _in_stream(js, "PlacementCompleted"), timeout=30)

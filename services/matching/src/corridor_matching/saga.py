@@ -239,9 +239,11 @@ class HostAnswers:
                 await uow.session.execute(update(volunteers).where(volunteers.c.volunteer_id == row.volunteer_id)
                                           .values(waiting_since=None))
             case Effect.DISCLOSE_CONTACT:
-                her = (await uow.session.execute(select(volunteers).where(volunteers.c.volunteer_id == row.volunteer_id))).first()
+                her = (await uow.session.execute(select(volunteers).where(
+                    volunteers.c.volunteer_id == row.volunteer_id))).first()
                 if her is not None and her.discloses_contact_since is not None and her.contact:
-                    uow.emit(events.ContactDisclosed(placement_id=uuid.UUID(row.placement_id), volunteer=self.pseudonym(row),
+                    uow.emit(events.ContactDisclosed(placement_id=uuid.UUID(row.placement_id),
+                                                     volunteer=self.pseudonym(row),
                                                      contact=DisclosedContact.model_validate(her.contact),
                                                      consented_at=her.discloses_contact_since),
                              target=row.host_node, cause=incoming)
@@ -249,7 +251,8 @@ class HostAnswers:
                 await _exclude(uow, row, state.status.value)
             case Effect.GIVE_BACK:  # too late: give the slot back to the host (compensation)
                 uow.emit(events.PlacementWithdrawn(placement_id=uuid.UUID(row.placement_id), by=Side.HOME,
-                                                   reason=WithdrawalReason.EXPIRED), target=row.host_node, cause=incoming)
+                                                   reason=WithdrawalReason.EXPIRED),
+                         target=row.host_node, cause=incoming)
 
 
 async def _home_state(uow: UnitOfWork, row) -> HomeState:

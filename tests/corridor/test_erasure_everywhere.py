@@ -117,6 +117,15 @@ async def test_after_her_erasure_no_file_of_any_node_holds_her_name_email_or_pho
         [receipt] = await eventually(receipts, timeout=120)
         assert receipt["host_node"] == "es"
 
+        # The receipt says what went where: each service of the host that held her sends its own.
+        async def every_service_answered():
+            [found] = await corridor.call("fr", "matching", "GET", f"/erasures?volunteer_id={her['volunteer_id']}")
+            by_service = {r["service"]: r["erased"] for r in found["receipts"]}
+            return by_service if {"profiles", "notifications"} <= set(by_service) else None
+        by_service = await eventually(every_service_answered, timeout=60)
+        assert by_service == {"profiles": {"placements": 1, "contacts": 1},
+                              "notifications": {"delivery log rows": 1, "mail files": 1}}, by_service
+
         async def nothing_left():
             return traces_of_her(corridor.root) or None
         try:

@@ -245,7 +245,7 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
 
     # Every table of every service database of both nodes: none of her personal data.
     databases = sorted(tmp_path.glob("*/*.sqlite"))
-    assert {d.parent.name for d in databases} == {"fr", "es"} and len(databases) == 6
+    assert {d.parent.name for d in databases} == {"fr", "es"} and len(databases) == 8  # 3 services and access, each
     for database in databases:
         with sqlite3.connect(database) as db:
             for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):

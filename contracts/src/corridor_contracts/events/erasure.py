@@ -20,7 +20,8 @@ class ErasureRequested(Event):
 
 
 class ErasureCompleted(Event):
-    """The receipt: what the target node erased, and when."""
+    """A receipt: what the target node erased, and when. Each service of the node that held data
+    about her sends its own, naming itself and what it erased (an older node sends one, unnamed)."""
 
     TYPE = "ErasureCompleted"
     SCOPE = Scope.DIRECT
@@ -29,3 +30,7 @@ class ErasureCompleted(Event):
     volunteer: Pseudonym
     erased_at: UtcDatetime
     records_erased: int = Field(ge=0)
+    service: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$",
+                                description="the service of the node this receipt is from")
+    erased: dict[str, int] = Field(default_factory=dict, max_length=20,
+                                   description="what the service erased, by kind (e.g. placements, contacts, mail files): how many")

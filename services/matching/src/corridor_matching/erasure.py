@@ -21,7 +21,13 @@ from corridor_runtime.service import ServiceHost
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .saga import OPEN, Status
-from .tables import erasures, placements
+from .tables import erasure_receipts, erasures, placements
+
+
+class Receipt(BaseModel):
+    service: str | None
+    erased_at: datetime
+    erased: dict[str, int]
 
 
 class ErasureView(BaseModel):
@@ -30,8 +36,9 @@ class ErasureView(BaseModel):
     host_node: str
     placement_ids: list[uuid.UUID]
     requested_at: datetime
-    receipt_at: datetime | None
+    receipt_at: datetime | None  # when the host's profiles (its placements, her contact) said it erased
     records_erased: int | None
+    receipts: list[Receipt] = []  # what each service of the host erased
 
 
 class Erasures:
@@ -78,8 +85,16 @@ class Erasures:
             erasures.c.erasure_id == str(event.erasure_id)))).scalar_one_or_none()
         if asked != incoming.envelope.origin:
             raise Refused(f"erasure/{event.erasure_id} was not asked of {incoming.envelope.origin}")
-        await uow.session.execute(update(erasures).where(erasures.c.erasure_id == str(event.erasure_id))
-                                  .values(receipt_at=event.erased_at, records_erased=event.records_erased))
+        service = event.service or ""
+        done = await uow.session.execute(update(erasure_receipts).where(
+            erasure_receipts.c.erasure_id == str(event.erasure_id), erasure_receipts.c.service == service)
+            .values(erased_at=event.erased_at, erased=dict(event.erased)))
+        if done.rowcount == 0:
+            await uow.session.execute(erasure_receipts.insert().values(
+                erasure_id=str(event.erasure_id), service=service, erased_at=event.erased_at, erased=dict(event.erased)))
+        if service in ("", "profiles"):  # the host's placements and her contact: the receipt the operator waits for
+            await uow.session.execute(update(erasures).where(erasures.c.erasure_id == str(event.erasure_id))
+                                      .values(receipt_at=event.erased_at, records_erased=event.records_erased))
 
 
 async def listing(session, *, volunteer_id: uuid.UUID | None = None, missing: bool = False) -> list[ErasureView]:
@@ -88,4 +103,12 @@ async def listing(session, *, volunteer_id: uuid.UUID | None = None, missing: bo
         query = query.where(erasures.c.volunteer_id == str(volunteer_id))
     if missing:
         query = query.where(erasures.c.receipt_at.is_(None))
-    return [ErasureView.model_validate(dict(row._mapping)) for row in (await session.execute(query)).all()]
+    found = [ErasureView.model_validate(dict(row._mapping)) for row in (await session.execute(query)).all()]
+    if found:
+        receipts = (await session.execute(select(erasure_receipts).where(
+            erasure_receipts.c.erasure_id.in_([str(e.erasure_id) for e in found]))
+            .order_by(erasure_receipts.c.service))).all()
+        for view in found:
+            view.receipts = [Receipt(service=r.service or None, erased_at=r.erased_at, erased=r.erased)
+                             for r in receipts if r.erasure_id == str(view.erasure_id)]
+    return found

@@ -80,3 +80,13 @@ erasures = Table(
     Column("receipt_at", UtcDateTime, nullable=True),  # when the host says it erased
     Column("records_erased", Integer, nullable=True),
 )
+
+# Each service of the host that erased something sends its own receipt: what it erased, and when.
+erasure_receipts = Table(
+    "matching_erasure_receipts",
+    metadata,
+    Column("erasure_id", String(36), primary_key=True),
+    Column("service", String(32), primary_key=True),  # "" for an older node's single unnamed receipt
+    Column("erased_at", UtcDateTime, nullable=False),
+    Column("erased", JSON, nullable=False),
+)

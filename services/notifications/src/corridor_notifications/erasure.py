@@ -12,6 +12,8 @@ message still waiting to be sent is never sent.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import ColumnElement, select, update
 
 from corridor_contracts import events
@@ -32,21 +34,27 @@ class Erasure:
         await uow.session.execute(recipients.delete().where(recipients.c.recipient_id == volunteer_id))
 
     async def on_erasure_requested(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        """On a host node; the receipt to her home node says what went."""
         event: events.ErasureRequested = incoming.event
-        await self._erase(uow, deliveries.c.placement_id.in_([str(p) for p in event.placement_ids])
-                          & (deliveries.c.kind == "host_contact"))
+        rows, files = await self._erase(uow, deliveries.c.placement_id.in_([str(p) for p in event.placement_ids])
+                                        & (deliveries.c.kind == "host_contact"))
+        uow.emit(events.ErasureCompleted(erasure_id=event.erasure_id, volunteer=event.volunteer,
+                                         erased_at=datetime.now(timezone.utc), records_erased=rows, service="notifications",
+                                         erased={"delivery log rows": rows, "mail files": files}),
+                 target=incoming.envelope.origin, cause=incoming)
 
-    async def _erase(self, uow: UnitOfWork, which: ColumnElement[bool]) -> int:
+    async def _erase(self, uow: UnitOfWork, which: ColumnElement[bool]) -> tuple[int, int]:
         """Remove the channels' copies, then the person from the rows. The files go inside the
         transaction: if it rolls back, the event comes again and finds the rows to redo."""
         rows = (await uow.session.execute(select(deliveries.c.delivery_id, deliveries.c.channel).where(
             which, deliveries.c.status != ERASED))).all()
+        files = 0
         for row in rows:
             channel = self._channels.get(row.channel)
             if channel is not None:
-                channel.erase(row.delivery_id)
+                files += channel.erase(row.delivery_id)
         if rows:
             await uow.session.execute(update(deliveries).where(deliveries.c.delivery_id.in_([r.delivery_id for r in rows]))
                                       .values(status=ERASED, address=None, subject="", text="", html="", last_error=None))
             uow.erased()  # what the rows held also leaves the database's files (Database.scrub)
-        return len(rows)
+        return len(rows), files

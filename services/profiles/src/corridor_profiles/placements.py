@@ -301,5 +301,7 @@ async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> set[str]:
                                   .values(contact=None, volunteer=secrets.token_urlsafe(32), updated_at=_now()))
         await uow.forget(uuid.UUID(row.correlation_id))
     uow.emit(events.ErasureCompleted(erasure_id=event.erasure_id, volunteer=event.volunteer, erased_at=_now(),
-                                     records_erased=len(rows)), target=incoming.envelope.origin, cause=incoming)
+                                     records_erased=len(rows), service="profiles",
+                                     erased={"placements": len(rows), "contacts": sum(r.contact is not None for r in rows)}),
+             target=incoming.envelope.origin, cause=incoming)
     return {row.correlation_id for row in rows}  # the journeys whose messages the stream may still hold

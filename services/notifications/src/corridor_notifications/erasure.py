@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from sqlalchemy import ColumnElement, select, update
 
 from corridor_contracts import events
+from corridor_runtime.authority import Refused
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
-from .tables import deliveries, recipients
+from .tables import deliveries, placements, recipients
 
 ERASED = "erased"
 
@@ -36,6 +37,11 @@ class Erasure:
     async def on_erasure_requested(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """On a host node; the receipt to her home node says what went."""
         event: events.ErasureRequested = incoming.event
+        named = [str(p) for p in event.placement_ids]
+        known = (await uow.session.execute(select(placements.c.placement_id).where(placements.c.placement_id.in_(named)))).all()
+        if named and not known:  # as profiles does: no receipt for placements this node never heard of
+            raise Refused(f"erasure {event.erasure_id}: this node holds no placement from {incoming.envelope.origin} "
+                          f"for that volunteer ({len(named)} named)")
         rows, files = await self._erase(uow, deliveries.c.placement_id.in_([str(p) for p in event.placement_ids])
                                         & (deliveries.c.kind == "host_contact"))
         uow.emit(events.ErasureCompleted(erasure_id=event.erasure_id, volunteer=event.volunteer,

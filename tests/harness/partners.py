@@ -35,7 +35,7 @@ class PartnerNodeUnderTest:
     files under `tmp_path/<node>`, with in-process HTTP clients for their APIs."""
 
     def __init__(self, node: str, tmp_path: Path, nats_url: str, registry: Path, seeds: dict[str, bytes], *,
-                 reporting: bool = False) -> None:
+                 reporting: bool = False, deadlines: Deadlines | None = None) -> None:
         self.node, self.tmp, self.nats_url = node, tmp_path / node, nats_url
 
         def settings(service):
@@ -45,7 +45,7 @@ class PartnerNodeUnderTest:
                                 pseudonym_secret=secrets.token_hex(32))
 
         self.profiles_host = build_profiles(settings("profiles"))
-        self.matching_host = build_matching(settings("matching"), deadlines=Deadlines(), round_every=0.5)
+        self.matching_host = build_matching(settings("matching"), deadlines=deadlines or Deadlines(), round_every=0.5)
         self.notifications_host = build_notifications(settings("notifications"),
                                                       NotificationSettings(maildir=self.tmp / "maildir"))
         self.hosts = [self.profiles_host, self.matching_host, self.notifications_host]

@@ -57,6 +57,7 @@ from .dead_letters import DeadLetters
 from .decoding import Decoder, Poison
 from .inbox import Inbox
 from .tables import DeliveryTables
+from .tasks import stop_if_cancelled
 from .unit_of_work import Emitter, Incoming, UnitOfWork
 
 log = structlog.get_logger("corridor.consumer")
@@ -256,7 +257,7 @@ class Consumer:
         try:
             while True:
                 msgs, valid = await receiving
-                _stop_if_cancelled()
+                stop_if_cancelled()
                 receiving = asyncio.ensure_future(self._receive())
                 try:
                     if valid:
@@ -264,7 +265,7 @@ class Consumer:
                 finally:
                     for msg in msgs:
                         self._in_hand.pop(id(msg), None)
-                _stop_if_cancelled()
+                stop_if_cancelled()
         finally:
             heartbeat.cancel()
             receiving.cancel()
@@ -512,15 +513,6 @@ def _journey(incoming: Incoming) -> str:
         if value is not None:
             return f"placement/{value}"
     return f"journey/{incoming.envelope.correlation_id}"
-
-
-def _stop_if_cancelled() -> None:
-    """Raise the cancellation a nested await may have swallowed: on Python 3.11, a task cancelled
-    while the task it awaits completes (asyncio.wait_for in nats-py's fetch) gets the result, not
-    the CancelledError, and would go on fetching for ever (a service's stop then never ends)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _trace(incoming: Incoming) -> dict[str, str]:

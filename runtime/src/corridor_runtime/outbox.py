@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select, update
 
 from .database import Database
 from .tables import DeliveryTables
+from .tasks import stop_if_cancelled
 
 log = structlog.get_logger("corridor.outbox")
 
@@ -76,6 +77,7 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval)
             except TimeoutError:
                 pass
+            stop_if_cancelled()  # a cancellation wait_for swallowed as a commit woke the relay
             self._wakeup.clear()
 
     async def publish_pending(self) -> int:

@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import select
 
 from corridor_runtime.service import ServiceHost
+from corridor_runtime.tasks import stop_if_cancelled
 
 from . import saga
 from .assignment import plan_round
@@ -49,6 +50,7 @@ class Rounds:
                 await asyncio.sleep(self._debounce)
             except TimeoutError:
                 pass
+            stop_if_cancelled()  # a cancellation wait_for swallowed as something woke the round
             self._wake.clear()
             if await self.run_once():
                 # Each opportunity keeps only its best candidates (assignment.plan_round): when

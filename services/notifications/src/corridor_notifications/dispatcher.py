@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from corridor_contracts import events
 from corridor_runtime.service import ServiceHost
+from corridor_runtime.tasks import stop_if_cancelled
 
 from .channels import Outgoing, PermanentFailure, TransientFailure
 from .tables import deliveries
@@ -44,6 +45,7 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             except TimeoutError:
                 pass
+            stop_if_cancelled()  # a cancellation wait_for swallowed as something woke the dispatcher
             self._wake.clear()
 
     async def send_due(self) -> int:

@@ -19,26 +19,29 @@ import time
 
 import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
-
 from corridor_contracts import PartnerNode, Registry, new_node_seed
 from corridor_profiles.bootstrap import build as build_profiles
 from corridor_reporting.bootstrap import build as build_reporting
 from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
 from harness.oidc import OidcProvider, automation_client, browser_client
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
 
 pytestmark = pytest.mark.nats  # not NATS: a server process of its own, on loopback all the same
 
 AUDIENCE = "urn:corridor:fr"
 CALLBACK = "http://fr.node/login/callback"
 SEED = new_node_seed()
-ACCOUNTS = {"ana": {"email": "ana@elan.example", "email_verified": True, "name": "Ana", "roles": ["operator"]},
-            "cora": {"email": "cora@corridor.example", "name": "Cora", "roles": ["coordinator", "provider-admin"]}}
-CLIENTS = [browser_client("fr-node", "fr-node-secret", [CALLBACK]),
-           automation_client("prometheus", "scrape-secret", roles=["scraper"]),
-           automation_client("importer", "import-secret", roles=["operator"])]
+ACCOUNTS = {
+    "ana": {"email": "ana@elan.example", "email_verified": True, "name": "Ana", "roles": ["operator"]},
+    "cora": {"email": "cora@corridor.example", "name": "Cora", "roles": ["coordinator", "provider-admin"]},
+}
+CLIENTS = [
+    browser_client("fr-node", "fr-node-secret", [CALLBACK]),
+    automation_client("prometheus", "scrape-secret", roles=["scraper"]),
+    automation_client("importer", "import-secret", roles=["operator"]),
+]
 
 
 def _keys() -> dict:
@@ -52,18 +55,36 @@ async def corridor_idp(tmp_path):
     token it signs verifies, but was not issued for this node's provider), and the node's profiles
     and reporting services trusting the first."""
     keys = _keys()
-    async with OidcProvider(clients=CLIENTS, accounts=ACCOUNTS, audience=AUDIENCE, audiences=["urn:corridor:es"],
-                            jwks=keys, access_token_ttl=2) as provider, \
-            OidcProvider(clients=CLIENTS, accounts=ACCOUNTS, audience=AUDIENCE, jwks=keys) as elsewhere:
+    async with (
+        OidcProvider(
+            clients=CLIENTS,
+            accounts=ACCOUNTS,
+            audience=AUDIENCE,
+            audiences=["urn:corridor:es"],
+            jwks=keys,
+            access_token_ttl=2,
+        ) as provider,
+        OidcProvider(clients=CLIENTS, accounts=ACCOUNTS, audience=AUDIENCE, jwks=keys) as elsewhere,
+    ):
         registry = tmp_path / "corridor.yaml"
         save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id="fr", name="Elan", country="FR")]), registry)
 
         def settings(service: str) -> NodeSettings:
-            return NodeSettings(node_id="fr", service=service, data_dir=tmp_path, registry_file=registry,
-                                database_url=f"sqlite+aiosqlite:///{tmp_path / (service + '.sqlite')}",
-                                signing_seed=SEED.decode(), pseudonym_secret=secrets.token_hex(32),
-                                oidc_issuer=provider.issuer, oidc_audience=AUDIENCE, oidc_client_id="fr-node",
-                                oidc_client_secret="fr-node-secret", oidc_redirect_url=CALLBACK, oidc_leeway_seconds=0)
+            return NodeSettings(
+                node_id="fr",
+                service=service,
+                data_dir=tmp_path,
+                registry_file=registry,
+                database_url=f"sqlite+aiosqlite:///{tmp_path / (service + '.sqlite')}",
+                signing_seed=SEED.decode(),
+                pseudonym_secret=secrets.token_hex(32),
+                oidc_issuer=provider.issuer,
+                oidc_audience=AUDIENCE,
+                oidc_client_id="fr-node",
+                oidc_client_secret="fr-node-secret",
+                oidc_redirect_url=CALLBACK,
+                oidc_leeway_seconds=0,
+            )
 
         hosts = [build_profiles(settings("profiles")), build_reporting(settings("reporting"))]
         for host in hosts:
@@ -143,7 +164,10 @@ async def test_tokens_the_node_must_not_trust_are_refused(corridor_idp):
     assert await answer(good) == 200
 
     # Another audience: a token the same provider issued for another node's API.
-    assert await answer(await provider.aclient_credentials_token("importer", "import-secret", resource="urn:corridor:es")) == 401
+    assert (
+        await answer(await provider.aclient_credentials_token("importer", "import-secret", resource="urn:corridor:es"))
+        == 401
+    )
     # Another issuer, signed with the very same key.
     assert await answer(await elsewhere.aclient_credentials_token("importer", "import-secret")) == 401
     # Unsigned: alg none, the claims copied from the good token.

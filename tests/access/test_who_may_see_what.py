@@ -7,12 +7,10 @@ tried here is the HTTP gate, the sign-in and the audit trail, not the corridor.
 from __future__ import annotations
 
 import re
-
 import uuid
 
 import httpx
 import pytest
-
 from corridor_contracts import PartnerNode, Registry, new_node_seed
 from corridor_runtime.access import Role
 from corridor_runtime.registry_file import save_registry
@@ -61,8 +59,12 @@ async def node(tmp_path):
 
 def operations(app) -> list[tuple[str, str]]:
     schema = app.openapi()
-    return [(method.upper(), path) for path, item in schema["paths"].items() for method in item
-            if method in {"get", "post", "put", "delete", "patch"}]
+    return [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "delete", "patch"}
+    ]
 
 
 def concrete(path: str) -> str:
@@ -70,8 +72,12 @@ def concrete(path: str) -> str:
 
 
 def client(host, headers=None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app, raise_app_exceptions=False),
-                             base_url="http://fr", headers=headers or {}, follow_redirects=False)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=host.http_app, raise_app_exceptions=False),
+        base_url="http://fr",
+        headers=headers or {},
+        follow_redirects=False,
+    )
 
 
 async def test_no_operation_answers_a_stranger_and_each_role_gets_exactly_its_own(node):
@@ -84,18 +90,23 @@ async def test_no_operation_answers_a_stranger_and_each_role_gets_exactly_its_ow
                     continue
                 tried += 1
                 answer = await stranger.request(method, concrete(path), json={})
-                assert answer.status_code == 401, f"{host.name} {method} {path} answered a stranger: {answer.status_code}"
+                assert answer.status_code == 401, (
+                    f"{host.name} {method} {path} answered a stranger: {answer.status_code}"
+                )
                 assert answer.headers.get("www-authenticate") == "Bearer"
                 # A forged or foreign token is no better than none.
-                forged = await stranger.request(method, concrete(path), json={},
-                                                headers={"Authorization": "Bearer crd_0123456789abcdef_forged"})
+                forged = await stranger.request(
+                    method, concrete(path), json={}, headers={"Authorization": "Bearer crd_0123456789abcdef_forged"}
+                )
                 assert forged.status_code == 401
                 for role, headers in tokens.items():
                     answer = await stranger.request(method, concrete(path), json={}, headers=headers)
                     if role in allowed(host.name, path):
                         assert answer.status_code not in (401, 403), f"{host.name} {method} {path} refused a {role}"
                     else:
-                        assert answer.status_code == 403, f"{host.name} {method} {path} let a {role} in: {answer.status_code}"
+                        assert answer.status_code == 403, (
+                            f"{host.name} {method} {path} let a {role} in: {answer.status_code}"
+                        )
             # The API's description, too, is for people signed in.
             for path in ("/openapi.json", "/docs"):
                 assert (await stranger.get(path)).status_code == 401
@@ -118,8 +129,10 @@ async def test_a_browser_signs_in_once_for_the_whole_node_and_is_throttled_and_d
         assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
         assert not browser.cookies
 
-        signed = await browser.post("/login", data={"username": "ana@elan.example", "password": "correct horse battery",
-                                                    "next": "//evil.example/"})
+        signed = await browser.post(
+            "/login",
+            data={"username": "ana@elan.example", "password": "correct horse battery", "next": "//evil.example/"},
+        )
         assert signed.status_code == 303 and signed.headers["location"] == "/session"  # never to another site
         cookie = signed.headers["set-cookie"]
         assert "corridor_fr=" in cookie and "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
@@ -145,13 +158,20 @@ async def test_a_browser_signs_in_once_for_the_whole_node_and_is_throttled_and_d
     # Throttled: after five failures, even the right password waits.
     async with client(profiles) as browser:
         for _ in range(5):
-            assert (await browser.post("/login", data={"username": "cora@corridor.example", "password": "x"})).status_code == 401
-        late = await browser.post("/login", data={"username": "cora@corridor.example", "password": "another long password"})
+            assert (
+                await browser.post("/login", data={"username": "cora@corridor.example", "password": "x"})
+            ).status_code == 401
+        late = await browser.post(
+            "/login", data={"username": "cora@corridor.example", "password": "another long password"}
+        )
         assert late.status_code == 429 and int(late.headers["retry-after"]) > 0
         # The attempts are kept in the node's store: another service of the node refuses too.
         async with client(reporting) as other:
-            assert (await other.post("/login", data={"username": "cora@corridor.example",
-                                                     "password": "another long password"})).status_code == 429
+            assert (
+                await other.post(
+                    "/login", data={"username": "cora@corridor.example", "password": "another long password"}
+                )
+            ).status_code == 429
 
 
 async def test_tokens_expire_and_are_revoked(node):
@@ -176,22 +196,49 @@ def test_session_cookies_are_secure_unless_the_api_listens_on_loopback(tmp_path)
     with pytest.raises(ValueError, match="oidc_audience is required"):
         NodeSettings(node_id="fr", oidc_issuer="https://id.example.org")
     with pytest.raises(ValueError, match="none"):
-        NodeSettings(node_id="fr", oidc_issuer="https://id.example.org", oidc_audience="x", oidc_algorithms=["RS256", "none"])
+        NodeSettings(
+            node_id="fr", oidc_issuer="https://id.example.org", oidc_audience="x", oidc_algorithms=["RS256", "none"]
+        )
 
 
 async def test_every_read_of_her_data_is_in_the_audit_trail_and_her_data_is_not(node):
-    async with client(node.profiles_host, await bearer(node.profiles_host, Role.OPERATOR, name="ana")) as api, \
-            client(node.profiles_host, await bearer(node.profiles_host, Role.AUDITOR, name="audrey")) as auditor:
-        org = (await api.post("/organisations", json={
-            "name": "Accueil", "kind": "ngo", "sector": "care", "country": "FR", "city": "Lyon",
-            "contact": {"name": "Jeanne Martin", "email": "jeanne@accueil.example", "preferred_language": "fr"}})).json()
-        her = (await api.post("/volunteers", json={
-            "reference": "FR-1", "given_name": "Zainab", "family_name": "Haddad", "email": "zainab.haddad@example.org",
-            "phone": "+33 6 98 76 54 32", "country_of_origin": "SY", "preferred_language": "fr",
-            "place": {"country": "FR", "city": "Lyon", "willing_to_move": False},
-            "languages": [{"language": "fr", "level": "B2"}], "skills": ["care.elderly-care"],
-            "availability": {"hours_per_week": 10, "available_from": "2027-01-04"}, "sector_preferences": ["care"],
-            "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True}})).json()
+    async with (
+        client(node.profiles_host, await bearer(node.profiles_host, Role.OPERATOR, name="ana")) as api,
+        client(node.profiles_host, await bearer(node.profiles_host, Role.AUDITOR, name="audrey")) as auditor,
+    ):
+        org = (
+            await api.post(
+                "/organisations",
+                json={
+                    "name": "Accueil",
+                    "kind": "ngo",
+                    "sector": "care",
+                    "country": "FR",
+                    "city": "Lyon",
+                    "contact": {"name": "Jeanne Martin", "email": "jeanne@accueil.example", "preferred_language": "fr"},
+                },
+            )
+        ).json()
+        her = (
+            await api.post(
+                "/volunteers",
+                json={
+                    "reference": "FR-1",
+                    "given_name": "Zainab",
+                    "family_name": "Haddad",
+                    "email": "zainab.haddad@example.org",
+                    "phone": "+33 6 98 76 54 32",
+                    "country_of_origin": "SY",
+                    "preferred_language": "fr",
+                    "place": {"country": "FR", "city": "Lyon", "willing_to_move": False},
+                    "languages": [{"language": "fr", "level": "B2"}],
+                    "skills": ["care.elderly-care"],
+                    "availability": {"hours_per_week": 10, "available_from": "2027-01-04"},
+                    "sector_preferences": ["care"],
+                    "consents": {"processing": True, "share_match_profile": True, "disclose_contact": True},
+                },
+            )
+        ).json()
         vid = her["volunteer_id"]
         await api.get(f"/volunteers/{vid}")
         await api.get("/volunteers?limit=10")
@@ -204,9 +251,12 @@ async def test_every_read_of_her_data_is_in_the_audit_trail_and_her_data_is_not(
             ("read", "GET /volunteers/{volunteer_id}", "token:ana"),
             ("read", "GET /volunteers", "token:ana"),
             ("read", "GET /volunteers", "token:ana"),
-            ("erase", "DELETE /volunteers/{volunteer_id}", "token:ana")]
+            ("erase", "DELETE /volunteers/{volunteer_id}", "token:ana"),
+        ]
         assert all(r["service"] == "profiles" and r["via"] == "token" for r in trail)
-        assert (await auditor.get(f"/audit?subject_id={org['organisation_id']}")).json()["items"][0]["action"] == "create"
+        assert (await auditor.get(f"/audit?subject_id={org['organisation_id']}")).json()["items"][0][
+            "action"
+        ] == "create"
 
         exported = await auditor.get("/audit.csv")
         assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
@@ -227,12 +277,31 @@ async def test_the_audit_trail_keeps_rows_for_its_retention_only(node):
     from corridor_runtime.access.store import audit_trail, now
 
     store = node.profiles_host.access.store
-    await store.record([{"at": now() - timedelta(days=800), "service": "profiles", "actor": "old", "via": "token",
-                         "action": "read", "subject_kind": "volunteer", "subject_id": "x", "endpoint": "GET /volunteers"},
-                        {"at": now(), "service": "profiles", "actor": "new", "via": "token",
-                         "action": "read", "subject_kind": "volunteer", "subject_id": "y", "endpoint": "GET /volunteers"}])
+    await store.record(
+        [
+            {
+                "at": now() - timedelta(days=800),
+                "service": "profiles",
+                "actor": "old",
+                "via": "token",
+                "action": "read",
+                "subject_kind": "volunteer",
+                "subject_id": "x",
+                "endpoint": "GET /volunteers",
+            },
+            {
+                "at": now(),
+                "service": "profiles",
+                "actor": "new",
+                "via": "token",
+                "action": "read",
+                "subject_kind": "volunteer",
+                "subject_id": "y",
+                "endpoint": "GET /volunteers",
+            },
+        ]
+    )
     await node.profiles_host.access.forget_old()  # retention: 730 days by default
     rows, total = await store.audit(limit=None)
     assert [r["actor"] for r in rows] == ["new"] and total == 1
     assert audit_trail.name == "access_audit"
-

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from corridor_runtime.access import Role
 from corridor_runtime.service import ServiceHost
 
@@ -32,4 +31,6 @@ class NodeToken(httpx.Auth):
 
 def signed_in_client(host: ServiceHost, base_url: str, *roles: Role) -> httpx.AsyncClient:
     """An in-process client of the host's app, carrying a token of its node (operator if no roles)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=host.http_app), base_url=base_url, auth=NodeToken(host, roles))
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=host.http_app), base_url=base_url, auth=NodeToken(host, roles)
+    )

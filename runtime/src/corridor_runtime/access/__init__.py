@@ -6,5 +6,15 @@ from .roles import Role, parse_roles
 from .store import AccessError, AccessStore, Principal
 from .web import Audit, NodeAccess, allow, audit_as_csv, audited
 
-__all__ = ["AccessError", "AccessStore", "Audit", "NodeAccess", "Principal", "Role", "allow", "audit_as_csv", "audited",
-           "parse_roles"]
+__all__ = [
+    "AccessError",
+    "AccessStore",
+    "Audit",
+    "NodeAccess",
+    "Principal",
+    "Role",
+    "allow",
+    "audit_as_csv",
+    "audited",
+    "parse_roles",
+]

@@ -74,7 +74,9 @@ class OidcProvider:
                 response.raise_for_status()
                 found = response.json()
             if found.get("issuer", "").rstrip("/") != self.issuer:
-                raise TokenRefused(f"the provider's discovery document names issuer {found.get('issuer')!r}, not {self.issuer!r}")
+                raise TokenRefused(
+                    f"the provider's discovery document names issuer {found.get('issuer')!r}, not {self.issuer!r}"
+                )
             self._metadata = found
         return self._metadata
 
@@ -97,8 +99,11 @@ class OidcProvider:
             raise TokenRefused(f"{type(error).__name__}: {error}") from None
         claims = decoded.claims
         registry = jwt.JWTClaimsRegistry(
-            leeway=self.settings.oidc_leeway_seconds, iss={"essential": True, "value": self.issuer}, aud={"essential": True, "value": self.audience},
-            exp={"essential": True})
+            leeway=self.settings.oidc_leeway_seconds,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
         try:
             registry.validate(claims)
         except JoseError as error:
@@ -134,10 +139,12 @@ class OidcProvider:
             oauth = OAuth()
             secret = self.settings.oidc_client_secret
             self._browser = oauth.register(
-                "corridor", client_id=self.settings.oidc_client_id,
+                "corridor",
+                client_id=self.settings.oidc_client_id,
                 client_secret=secret.get_secret_value() if secret else None,
                 server_metadata_url=f"{self.issuer}/.well-known/openid-configuration",
-                client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"})
+                client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
+            )
         return self._browser
 
     def principal_from_id_token(self, claims: dict) -> Principal:

@@ -7,10 +7,10 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    OPERATOR = "operator"        # her node's people, organisations, opportunities and placements
+    OPERATOR = "operator"  # her node's people, organisations, opportunities and placements
     COORDINATOR = "coordinator"  # the suppressed indicators and the dashboard, never personal data
-    AUDITOR = "auditor"          # the audit trail
-    SCRAPER = "scraper"          # /metrics, for Prometheus
+    AUDITOR = "auditor"  # the audit trail
+    SCRAPER = "scraper"  # /metrics, for Prometheus
 
 
 DESCRIPTIONS = {

@@ -26,7 +26,8 @@ from .roles import Role, parse_roles
 metadata = MetaData()
 
 accounts = Table(
-    "access_accounts", metadata,
+    "access_accounts",
+    metadata,
     Column("username", String(200), primary_key=True),
     Column("roles", JSON, nullable=False),
     Column("password_hash", String(200), nullable=False),
@@ -35,7 +36,8 @@ accounts = Table(
 )
 
 tokens = Table(
-    "access_tokens", metadata,
+    "access_tokens",
+    metadata,
     Column("token_id", String(32), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("roles", JSON, nullable=False),
@@ -46,7 +48,8 @@ tokens = Table(
 )
 
 sign_ins = Table(
-    "access_sign_ins", metadata,
+    "access_sign_ins",
+    metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("username", String(200), nullable=False),
     Column("address", String(64), nullable=False),
@@ -57,13 +60,14 @@ sign_ins = Table(
 )
 
 audit_trail = Table(
-    "access_audit", metadata,
+    "access_audit",
+    metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False),
     Column("service", String(32), nullable=False),
     Column("actor", String(200), nullable=False),
-    Column("via", String(16), nullable=False),       # account, token, oidc
-    Column("action", String(16), nullable=False),    # read, create, change, erase
+    Column("via", String(16), nullable=False),  # account, token, oidc
+    Column("action", String(16), nullable=False),  # read, create, change, erase
     Column("subject_kind", String(32), nullable=False),
     Column("subject_id", String(64), nullable=False),
     Column("endpoint", String(200), nullable=False),  # method and route template, never the raw URL
@@ -139,8 +143,9 @@ class AccessStore:
             if (await connection.execute(select(accounts.c.username).where(accounts.c.username == username))).first():
                 raise AccessError(f"account {username} exists already")
             created = now()
-            await connection.execute(accounts.insert().values(username=username, roles=checked, password_hash=hashed,
-                                                              created_at=created))
+            await connection.execute(
+                accounts.insert().values(username=username, roles=checked, password_hash=hashed, created_at=created)
+            )
         return Account(username, checked, created, None)
 
     async def list_accounts(self) -> list[Account]:
@@ -154,8 +159,9 @@ class AccessStore:
 
     async def set_disabled(self, username: str, disabled: bool) -> None:
         async with self.db.transaction() as connection:
-            done = await connection.execute(accounts.update().where(accounts.c.username == username)
-                                            .values(disabled_at=now() if disabled else None))
+            done = await connection.execute(
+                accounts.update().where(accounts.c.username == username).values(disabled_at=now() if disabled else None)
+            )
             if done.rowcount == 0:
                 raise AccessError(f"no account {username}")
 
@@ -164,8 +170,9 @@ class AccessStore:
             raise AccessError("a password has at least 12 characters")
         hashed = await asyncio.to_thread(_hasher.hash, password)
         async with self.db.transaction() as connection:
-            done = await connection.execute(accounts.update().where(accounts.c.username == username)
-                                            .values(password_hash=hashed))
+            done = await connection.execute(
+                accounts.update().where(accounts.c.username == username).values(password_hash=hashed)
+            )
             if done.rowcount == 0:
                 raise AccessError(f"no account {username}")
 
@@ -192,20 +199,34 @@ class AccessStore:
     # --- sign-in attempts --------------------------------------------------------------------------
     async def record_sign_in(self, username: str, address: str, *, succeeded: bool) -> None:
         async with self.db.transaction() as connection:
-            await connection.execute(sign_ins.insert().values(username=username[:200], address=address[:64], at=now(),
-                                                              succeeded=succeeded))
+            await connection.execute(
+                sign_ins.insert().values(username=username[:200], address=address[:64], at=now(), succeeded=succeeded)
+            )
 
     async def recent_failures(self, *, username: str, address: str, window: timedelta) -> tuple[int, int]:
         """Failed sign-ins in the window: for this username since its last success, and from this address."""
         since = now() - window
         async with self.db.reading() as connection:
-            last_ok = (await connection.execute(
-                select(func.max(sign_ins.c.at)).where(sign_ins.c.username == username, sign_ins.c.succeeded))).scalar()
+            last_ok = (
+                await connection.execute(
+                    select(func.max(sign_ins.c.at)).where(sign_ins.c.username == username, sign_ins.c.succeeded)
+                )
+            ).scalar()
             start = max(since, last_ok) if last_ok is not None else since
-            by_name = (await connection.execute(select(func.count()).select_from(sign_ins).where(
-                sign_ins.c.username == username, ~sign_ins.c.succeeded, sign_ins.c.at > start))).scalar_one()
-            by_address = (await connection.execute(select(func.count()).select_from(sign_ins).where(
-                sign_ins.c.address == address, ~sign_ins.c.succeeded, sign_ins.c.at > since))).scalar_one()
+            by_name = (
+                await connection.execute(
+                    select(func.count())
+                    .select_from(sign_ins)
+                    .where(sign_ins.c.username == username, ~sign_ins.c.succeeded, sign_ins.c.at > start)
+                )
+            ).scalar_one()
+            by_address = (
+                await connection.execute(
+                    select(func.count())
+                    .select_from(sign_ins)
+                    .where(sign_ins.c.address == address, ~sign_ins.c.succeeded, sign_ins.c.at > since)
+                )
+            ).scalar_one()
         return by_name, by_address
 
     async def forget_sign_ins(self, before: datetime) -> int:
@@ -221,9 +242,16 @@ class AccessStore:
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         created = now()
         async with self.db.transaction() as connection:
-            await connection.execute(tokens.insert().values(
-                token_id=token_id, name=name.strip()[:200], roles=checked, secret_sha256=_sha256(secret), created_at=created,
-                expires_at=created + timedelta(days=days) if days else None))
+            await connection.execute(
+                tokens.insert().values(
+                    token_id=token_id,
+                    name=name.strip()[:200],
+                    roles=checked,
+                    secret_sha256=_sha256(secret),
+                    created_at=created,
+                    expires_at=created + timedelta(days=days) if days else None,
+                )
+            )
         return f"{TOKEN_PREFIX}{token_id}_{secret}"
 
     async def list_tokens(self) -> list[IssuedToken]:
@@ -233,8 +261,11 @@ class AccessStore:
 
     async def revoke_token(self, token_id: str) -> None:
         async with self.db.transaction() as connection:
-            done = await connection.execute(tokens.update().where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
-                                            .values(revoked_at=now()))
+            done = await connection.execute(
+                tokens.update()
+                .where(tokens.c.token_id == token_id, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now())
+            )
             if done.rowcount == 0:
                 raise AccessError(f"no token {token_id} in force")
 
@@ -257,8 +288,16 @@ class AccessStore:
         async with self.db.transaction() as connection:
             await connection.execute(audit_trail.insert(), entries)
 
-    async def audit(self, *, subject_id: str | None = None, actor: str | None = None, since: datetime | None = None,
-                    until: datetime | None = None, limit: int | None = 100, offset: int = 0) -> tuple[list[dict], int]:
+    async def audit(
+        self,
+        *,
+        subject_id: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> tuple[list[dict], int]:
         conditions = []
         if subject_id is not None:
             conditions.append(audit_trail.c.subject_id == subject_id)

@@ -119,3 +119,12 @@ SAMPLES: dict[str, e.Event] = {
                                                recipient_kind="volunteer", channel="smtp",
                                                reason="550 5.1.1 mailbox unavailable", failed_at=NOW),
 }
+
+# Follow-up outcomes: the detailed one stays on her home node; the corridor gets suppressed figures.
+SAMPLES["OutcomeRecorded"] = e.OutcomeRecorded(
+    outcome_id=PLACEMENT, home_country="FR", host_country="ES", host_kind=OrganisationKind.NGO, host_sector=Sector.CARE,
+    age_band=AgeBand.FROM_35, outcome=OutcomeKind.EMPLOYED, recorded_month="2027-12", months_after_placement=6)
+SAMPLES["OutcomeFigures"] = e.OutcomeFigures(
+    revision=1796112000, threshold=5, outcomes=["employed", "in_training", "studying", "none", "unknown"],
+    host_countries=["ES", "IT"], counts=[[None, None], [None, 0], [0, 0], [None, None], [0, 0]],
+    outcome_totals=[13, None, 0, None, 0], host_country_totals=[12, 9], total=21)

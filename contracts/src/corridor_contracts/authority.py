@@ -9,7 +9,11 @@ names. These rules say who may, so that every receiver can refuse the rest the s
   with every version; a version that is not newer than the one applied changes nothing. (A host
   on older code sends no revision: its versions count as revision 0 and are ordered by their
   time, which only the host itself can choose.)
-- An **outcome** belongs to the node that first stated it (the volunteer's home node).
+- An **outcome** belongs to the node that first stated it (the volunteer's home node). Outcomes
+  are no longer broadcast one by one (`PlacementOutcome` comes only from partners on older code):
+  a node broadcasts its **outcome figures**, a datum named after the node itself
+  (`outcome-figures/<node>`), so no other node can ever state them. Their versions are ordered by
+  `revision`, as an opportunity's are.
 - A **placement** is opened between a home node (hers) and a host node (the opportunity's): by
   the home's `PlacementProposed` (on the home node) and by `PlacementRequested` (on the host node,
   which must be the opportunity's owner). From then on, what the host states (confirmed,
@@ -70,6 +74,10 @@ def placement(placement_id: Any) -> str:
 
 def outcome(outcome_id: Any) -> str:
     return f"outcome/{outcome_id}"
+
+
+def outcome_figures(node: str) -> str:
+    return f"outcome-figures/{node}"
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,12 @@ def _outcome(event, origin, target, me):
     return [Owns(outcome(event.outcome_id))]
 
 
+def _outcome_figures(event, origin, target, me):
+    # Named after the sender: whoever states figures states its own, and the first node heard
+    # stating them is always that node. A version not newer than the one applied is superseded.
+    return [Owns(outcome_figures(origin), event.revision)]
+
+
 RULES: dict[str, Callable[..., list[Statement]]] = {
     "OpportunityPublished": _opportunity,
     "OpportunityUpdated": _opportunity,
@@ -171,6 +185,7 @@ RULES: dict[str, Callable[..., list[Statement]]] = {
     "ContactDisclosed": _from(Side.HOME),
     "ErasureRequested": _erasure_requested,
     "PlacementOutcome": _outcome,
+    "OutcomeFigures": _outcome_figures,
 }
 
 

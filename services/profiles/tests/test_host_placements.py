@@ -144,7 +144,9 @@ async def test_the_same_request_sent_again_gets_the_same_answer(api, opened):
     assert (await api.get(f"/opportunities/{opened['opportunity_id']}")).json()["slots_taken"] == 1
 
 
-async def test_an_outcome_is_published_anonymised(api, opened):
+async def test_an_outcome_stays_on_her_home_node(api, opened):
+    """Her outcome is a local event, anonymised; no other node receives it (reporting broadcasts the
+    node's suppressed figures instead)."""
     her = (await api.post("/volunteers", json={
         "given_name": "Amina", "family_name": "Haddad", "birth_date": "1991-04-03", "country_of_origin": "SY",
         "preferred_language": "fr", "place": {"country": "FR", "city": "Lyon"}, "languages": [{"language": "fr", "level": "B2"}],
@@ -159,7 +161,10 @@ async def test_an_outcome_is_published_anonymised(api, opened):
         "outcome": "employed", "recorded_on": "2027-12-15", "opportunity_id": opened["opportunity_id"],
         "months_after_placement": 6})
     assert recorded.status_code == 201, recorded.text
-    outcome = [json.loads(d) for s, d in await outbox_events(api.host) if s == "corridor.bcast.fr.PlacementOutcome"][0]
+    about_outcomes = [(s, json.loads(d)) for s, d in await outbox_events(api.host) if "Outcome" in s]
+    assert [s for s, _ in about_outcomes] == ["node.fr.OutcomeRecorded"]  # LOCAL: it never leaves the node
+    outcome = about_outcomes[0][1]
+    assert outcome.get("signature") is None and outcome.get("target") is None  # neither signed nor addressed
     assert outcome["payload"] | {"outcome_id": None} == {
         "outcome_id": None, "home_country": "FR", "host_country": "FR", "host_kind": "ngo", "host_sector": "care",
         "age_band": "35-44", "region_of_origin": "unknown", "outcome": "employed", "recorded_month": "2027-12",

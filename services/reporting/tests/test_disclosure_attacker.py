@@ -26,6 +26,7 @@ import csv
 import io
 import random
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -36,8 +37,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from corridor_reporting.api import table_csv
 from corridor_reporting.indicators import compute
+from corridor_reporting.outcome_figures import OUTCOMES, corridor_table, suppressed
 from corridor_reporting.suppression import suppress
-from corridor_reporting.tables import PROJECTIONS, metadata, notification_failures, opportunities, outcomes, placements, volunteers
+from corridor_reporting.tables import (PROJECTIONS, metadata, notification_failures, opportunities, outcome_records,
+                                       placements, volunteers)
 
 THRESHOLD = 5
 SLACK = 1e-6
@@ -51,7 +54,9 @@ MONTHS = "placements_confirmed_by_month"
 # the skills tables' groups and countries, listed if they are in either table (non-empty in one of the two).
 NOT_FROM_DATA = {"placements_by_status_and_host_country": "rows", "placements_by_host_sector_and_status": "columns",
                  "placements_by_host_kind_and_status": "columns", "volunteers_by_age_band_and_origin": "rows",
-                 "outcomes_by_outcome_and_host_country": "rows", "skills_demanded_by_group_and_country": "both",
+                 "outcomes_by_outcome_and_host_country": "rows",
+                 "outcomes_of_this_node_by_outcome_and_host_country": "rows",
+                 "skills_demanded_by_group_and_country": "both",
                  "skills_offered_by_group_and_country": "both"}
 
 
@@ -308,13 +313,15 @@ def history(rnd: random.Random, *, placements_count: int, sectors: int, countrie
                        "confirmed_at": volunteer["registered_at"] + timedelta(days=rnd.randrange(1, 120)) if confirmed else None,
                        "hours": Decimal(rnd.randrange(1, 90)) if status in ("started", "completed", "withdrawn")
                        and rnd.random() < 0.8 else Decimal(0)})
-    ends = [{"outcome_id": uid(), "home_country": "FR", "host_country": rnd.choice(COUNTRIES[:countries]),
-             "host_sector": rnd.choice(SECTORS[:sectors]), "outcome": rnd.choice(["employed", "in_training", "none"]),
-             "recorded_month": "2026-07"} for _ in range(outcomes_count)]
+    # Outcomes one by one: this node's own (fr), and those of two partners still on older code.
+    ends = [{"outcome_id": uid(), "home_node": node, "home_country": node.upper(),
+             "host_country": rnd.choice(COUNTRIES[:countries]), "host_sector": rnd.choice(SECTORS[:sectors]),
+             "outcome": rnd.choice(["employed", "in_training", "none"]), "recorded_month": "2026-07"}
+            for node in rnd.choices(["fr", "es", "it"], k=outcomes_count)]
     failures = [{"delivery_id": uid(), "channel": rnd.choice(["email", "webhook"]),
                  "kind": rnd.choice(["PlacementConfirmed", "PlacementProposed"])} for _ in range(failures_count)]
     return {"reporting_volunteers": people, "reporting_placements": places, "reporting_opportunities": roles,
-            "reporting_outcomes": ends, "reporting_notification_failures": failures}
+            "reporting_outcome_records": ends, "reporting_notification_failures": failures}
 
 
 def small_history(rnd: random.Random) -> dict[str, list[dict]]:
@@ -390,15 +397,15 @@ class Node:
 
     async def holding(self, rows: dict[str, list[dict]]) -> None:
         async with self.engine.begin() as conn:
-            for table in PROJECTIONS:
+            for table in (*PROJECTIONS, outcome_records):
                 await conn.execute(delete(table))
-            for table in (volunteers, placements, opportunities, outcomes, notification_failures):
+            for table in (volunteers, placements, opportunities, outcome_records, notification_failures):
                 if rows[table.name]:
                     await conn.execute(table.insert(), rows[table.name])
 
     async def indicators(self, threshold: int) -> dict:
         async with self.sessions() as session:
-            return await compute(session, threshold=threshold)
+            return await compute(session, threshold=threshold, node="fr")
 
 
 async def test_the_attacker_learns_nothing_from_random_nodes():
@@ -430,7 +437,7 @@ async def test_a_total_hidden_in_one_table_is_hidden_in_all():
         return {"placement_id": str(uuid.uuid4()), "volunteer_id": None, "opportunity_id": f"{country}-{kind}", "status": status,
                 "status_rank": 0, "proposed_at": START, "hours": Decimal(0),
                 "confirmed_at": START + timedelta(days=3) if status in ("started", "withdrawn") else None}
-    rows = {"reporting_volunteers": [], "reporting_outcomes": [], "reporting_notification_failures": [],
+    rows = {"reporting_volunteers": [], "reporting_outcome_records": [], "reporting_notification_failures": [],
             "reporting_opportunities": [{"opportunity_id": f"{country}-{kind}", "host_country": country, "host_kind": kind,
                                          "host_sector": "care", "skills": []}
                                         for country in ("ES", "FR") for kind in ("ngo", "public_body")],
@@ -448,3 +455,26 @@ async def test_a_total_hidden_in_one_table_is_hidden_in_all():
                  *(published[name]["column_totals"][STATUSES.index(status)]
                    for name in ("placements_by_host_sector_and_status", "placements_by_host_kind_and_status"))}
         assert len(shown) == 1, (status, shown)
+
+
+def test_the_attacker_learns_nothing_from_the_corridors_outcomes():
+    """The corridor-wide outcomes: each node's figures suppressed on their own (as each node
+    publishes them), then added up entry by entry, hidden where any node's entry is hidden."""
+    rnd = random.Random(20261203)
+    name = "outcomes_by_outcome_and_host_country"
+    breaches, hidden = [], 0
+    for _ in range(60):
+        parts, truths = [], []
+        for _node in range(rnd.randint(1, 4)):
+            countries = rnd.sample(COUNTRIES, rnd.randint(1, 4))
+            counts = Counter({(o, c): rnd.choice([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 9, 14])
+                              for o in OUTCOMES[:4] for c in countries})
+            parts.append(suppressed(counts, threshold=THRESHOLD))
+            truths.append(suppressed(counts, threshold=1))
+        published, truth = corridor_table(parts, threshold=THRESHOLD), corridor_table(truths, threshold=1)
+        attacker = Attacker()
+        attacker.read(name, read_csv(table_csv(published)))
+        breaches += attacker.breaches(truth_of(name, truth))
+        hidden += len(attacker.hidden)
+    assert breaches == [], breaches[:5]
+    assert hidden > 100  # the histories have small counts to hide

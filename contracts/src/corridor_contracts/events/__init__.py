@@ -4,6 +4,7 @@ from .erasure import ErasureCompleted, ErasureRequested
 from .notifications import NotificationFailed
 from .opportunities import OpportunityClosed, OpportunityPublished, OpportunityUpdated
 from .organisations import OrganisationRegistered
+from .outcomes import OutcomeFigures, OutcomeRecorded
 from .placements import (
     ContactDisclosed,
     HoursLogged,
@@ -31,6 +32,8 @@ __all__ = [
     "OpportunityPublished",
     "OpportunityUpdated",
     "OrganisationRegistered",
+    "OutcomeFigures",
+    "OutcomeRecorded",
     "PlacementCompleted",
     "PlacementConfirmed",
     "PlacementDeclined",

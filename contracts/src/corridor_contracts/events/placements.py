@@ -199,7 +199,12 @@ class OutcomeKind(StrEnum):
 
 
 class PlacementOutcome(Event):
-    """An anonymised follow-up for corridor reporting: dimensions only, nothing that names her."""
+    """An anonymised follow-up for corridor reporting: dimensions only, nothing that names her.
+
+    No longer sent: with her age band, the host's kind, sector and country and the month, one
+    follow-up singles her out to the host that knows whom it hosted. Her home node now keeps it local
+    (`OutcomeRecorded`) and broadcasts its suppressed `OutcomeFigures` (events/outcomes.py).
+    Receivers still read this event from partners on older code."""
 
     TYPE = "PlacementOutcome"
     SCOPE = Scope.BROADCAST

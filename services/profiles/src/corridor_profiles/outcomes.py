@@ -1,4 +1,10 @@
-"""Follow-up outcomes of a volunteer, recorded on her home node and published anonymised."""
+"""Follow-up outcomes of a volunteer, recorded on her home node.
+
+Each outcome stays on her node: it is emitted as `OutcomeRecorded`, a local event that the node's
+reporting counts. One outcome with its dimensions (her age band, the host's kind, sector and
+country, the month) would single her out to the host that knows whom it hosted, so no other node
+receives it; reporting broadcasts the node's suppressed figures instead (docs/reporting.md).
+"""
 
 from __future__ import annotations
 
@@ -44,9 +50,9 @@ async def record(uow: UnitOfWork, volunteer_id: uuid.UUID, new: NewOutcome, *, h
     if duplicate:
         raise Conflict(f"this outcome was already recorded for {new.recorded_on}")
     outcome_id = uuid.uuid4()
-    # Only coarse dimensions leave the node; region of origin stays 'unknown' until the corridor
-    # settles a country → region table (see the closing note of the profiles issue).
-    event = events.PlacementOutcome(
+    # Anonymised dimensions only, and even those stay on this node (a local event). Region of origin
+    # stays 'unknown' until the corridor settles a country → region table.
+    event = events.OutcomeRecorded(
         outcome_id=outcome_id, home_country=home_country, host_country=host.host_country, host_kind=host.host_kind,
         host_sector=host.host_sector, age_band=AgeBand.on(birth_date, new.recorded_on), outcome=new.outcome,
         recorded_month=f"{new.recorded_on:%Y-%m}", months_after_placement=new.months_after_placement)

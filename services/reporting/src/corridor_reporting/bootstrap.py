@@ -1,4 +1,5 @@
-"""Wires the reporting service: projections from the node's streams, indicators, HTTP API."""
+"""Wires the reporting service: projections from the node's streams, indicators, HTTP API, and the
+loop that broadcasts the node's suppressed outcome figures."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from corridor_runtime.service import ServiceHost
 from corridor_runtime.settings import NodeSettings
 
 from . import projections as p
+from .outcome_figures import EVERY, FiguresLoop
 from .api import create_app
 from .metrics import NodeMetrics
 from .suppression import DEFAULT_THRESHOLD
@@ -23,6 +25,8 @@ class ReportingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CORRIDOR_REPORTING_", extra="forbid")
 
     threshold: int = Field(default=DEFAULT_THRESHOLD, ge=2, le=100, description="smallest count of people published")
+    figures_every_seconds: float = Field(default=EVERY, gt=0, description="how often the node's outcome figures are "
+                                         "looked at, and broadcast if they changed")
 
 
 def subscriptions() -> list[Subscription]:
@@ -37,8 +41,12 @@ def subscriptions() -> list[Subscription]:
 
 def build(settings: NodeSettings | None = None, *, threshold: int | None = None) -> ServiceHost:
     settings = (settings or NodeSettings(service=SERVICE)).model_copy(update={"service": SERVICE})
-    threshold = threshold or ReportingSettings().threshold
+    reporting = ReportingSettings()
+    threshold = threshold or reporting.threshold
     host = ServiceHost(settings, metadata=metadata, subscriptions=subscriptions())
+    host.sessions.configure(info={"node": settings.node_id})  # whose outcomes are this node's own (indicators)
+    figures = FiguresLoop(host, threshold=threshold, every=reporting.figures_every_seconds)
+    host.add_loop("outcome-figures", figures.run_forever)
     metrics = NodeMetrics(host)
     host.add_loop("metrics", metrics.run_forever)
     host.http_app = create_app(host, threshold=threshold, metrics=metrics)

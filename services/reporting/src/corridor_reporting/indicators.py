@@ -16,6 +16,10 @@ The completion and withdrawal rates are published only when the completed and wi
 a rate rounded to three places is a fraction of whole numbers, and with one of them it tells the other.
 
 The other tables share no figure and are suppressed one by one.
+
+Outcomes come as figures, not one by one (`outcome_figures.py`): the corridor-wide table adds up each
+node's latest published figures (on this node, its own live counts), hidden where any of them is
+hidden; this node's own outcomes are a table of their own.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import outcome_figures
 from .suppression import DEFAULT_THRESHOLD, TOTAL, Bound, Grid, suppress, suppress_figure, suppress_linked
-from .tables import notification_failures, opportunities, outcomes, placements, volunteers
+from .tables import notification_failures, opportunities, placements, volunteers
 
 STATUSES = ["proposed", "confirmed", "started", "completed", "withdrawn", "declined", "expired"]
-OUTCOMES = ["employed", "in_training", "studying", "none", "unknown"]
+OUTCOMES = outcome_figures.OUTCOMES
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55+", "unknown"]
 NO_HOST_COUNTRY, NO_HOST = "??", "unknown"  # a placement whose opportunity this node does not know
 
@@ -44,11 +49,14 @@ def _table(counts: Counter, rows, columns, threshold):
     return suppress(dict(counts), rows=list(rows), columns=list(columns), threshold=threshold).as_dict()
 
 
-async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) -> dict:
+async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, node: str | None = None) -> dict:
+    """Every figure. `node` is this node's id (by default the session's `info["node"]`, which the
+    service's sessions carry): its own outcomes are counted live, the other nodes' from their figures."""
     vols = (await session.execute(select(volunteers))).all()
     places = (await session.execute(select(placements))).all()
     roles = {r.opportunity_id: r for r in (await session.execute(select(opportunities))).all()}
-    ends = (await session.execute(select(outcomes))).all()
+    own_outcomes, corridor_outcomes = await outcome_figures.tables(session, node=node or session.info.get("node"),
+                                                                   threshold=threshold)
     failures = (await session.execute(select(notification_failures))).all()
 
     host_country = lambda p: roles[p.opportunity_id].host_country if p.opportunity_id in roles else NO_HOST_COUNTRY  # noqa: E731
@@ -58,7 +66,6 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
     by_status_sector = Counter((host_sector(p), p.status) for p in places)
     by_kind_status = Counter((host_kind(p), p.status) for p in places)
     by_age_origin = Counter((v.age_band, v.origin) for v in vols)
-    by_outcome_country = Counter((o.outcome, o.host_country) for o in ends)
     by_failure = Counter((f.channel, f.kind) for f in failures)
     by_month = Counter((f"{p.confirmed_at:%Y-%m}", "placements") for p in places if p.confirmed_at is not None)
 
@@ -123,8 +130,8 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD) 
         "placements_by_host_sector_and_status": placement_tables["placements_by_host_sector_and_status"],
         "placements_by_host_kind_and_status": placement_tables["placements_by_host_kind_and_status"],
         "volunteers_by_age_band_and_origin": _table(by_age_origin, AGE_BANDS, sorted({o for _, o in by_age_origin}), threshold),
-        "outcomes_by_outcome_and_host_country": _table(by_outcome_country, OUTCOMES,
-                                                       sorted({c for _, c in by_outcome_country}), threshold),
+        "outcomes_by_outcome_and_host_country": corridor_outcomes,
+        "outcomes_of_this_node_by_outcome_and_host_country": own_outcomes,
         "skills_demanded_by_group_and_country": _table(demanded, skill_groups, countries, threshold),
         "skills_offered_by_group_and_country": _table(offered, skill_groups, countries, threshold),
         "notification_failures_by_channel_and_kind": _table(by_failure, sorted({c for c, _ in by_failure}),

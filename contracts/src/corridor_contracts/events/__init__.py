@@ -1,6 +1,7 @@
 """The v1 event catalogue. Importing this package registers every event."""
 
 from .erasure import ErasureCompleted, ErasureRequested
+from .home_record import PlacementStatusChanged
 from .notifications import NotificationFailed
 from .opportunities import OpportunityClosed, OpportunityPublished, OpportunityUpdated
 from .organisations import OrganisationRegistered
@@ -40,6 +41,7 @@ __all__ = [
     "PlacementExpired",
     "PlacementOutcome",
     "PlacementProposalExpiring",
+    "PlacementStatusChanged",
     "ProposalDeclined",
     "PlacementProposed",
     "PlacementRequested",

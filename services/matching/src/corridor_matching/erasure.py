@@ -20,7 +20,7 @@ from corridor_runtime.purge import purge
 from corridor_runtime.service import ServiceHost
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
-from .saga import OPEN, Status
+from .saga import OPEN, Status, status_changed
 from .tables import erasure_receipts, erasures, placements
 
 
@@ -57,6 +57,9 @@ class Erasures:
             .values(status=Status.WITHDRAWN.value, updated_at=now))
         for row in rows:
             await uow.forget(uuid.UUID(row.correlation_id))  # e.g. her contact, on its way to a host
+        for row in rows:  # after forgetting: reporting is told (ids only, no personal data)
+            if row.status in {s.value for s in OPEN}:
+                status_changed(uow, row, Status.WITHDRAWN.value, now)
         if self._host is not None:  # and the disclosures already sent, kept sealed in OUT until its max age
             await purge(self._host.js, "OUT", subjects=[f"corridor.direct.*.{self._host.settings.node_id}.ContactDisclosed"],
                         correlation_ids={row.correlation_id for row in rows})

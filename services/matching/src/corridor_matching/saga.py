@@ -90,8 +90,18 @@ async def _row(uow: UnitOfWork, placement_id: uuid.UUID | str):
 
 
 async def _set(uow: UnitOfWork, row, **values) -> None:
+    now = _now()
     await uow.session.execute(update(placements).where(placements.c.placement_id == row.placement_id)
-                              .values(updated_at=_now(), **values))
+                              .values(updated_at=now, **values))
+    if "status" in values and values["status"] != row.status:
+        status_changed(uow, row, values["status"], now)
+
+
+def status_changed(uow: UnitOfWork, row, status: str, at: datetime) -> None:
+    """Tell the node's other services (reporting) the placement's status as matching holds it."""
+    uow.emit(events.PlacementStatusChanged(placement_id=uuid.UUID(row.placement_id), volunteer_id=uuid.UUID(row.volunteer_id),
+                                           opportunity_id=uuid.UUID(row.opportunity_id), status=str(status), changed_at=at),
+             correlation_id=uuid.UUID(row.correlation_id))
 
 
 async def _exclude(uow: UnitOfWork, row, reason: str) -> None:

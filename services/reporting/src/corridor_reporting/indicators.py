@@ -35,7 +35,8 @@ from . import outcome_figures
 from .suppression import DEFAULT_THRESHOLD, TOTAL, Bound, Grid, suppress, suppress_figure, suppress_linked
 from .tables import notification_failures, opportunities, placements, volunteers
 
-STATUSES = ["proposed", "confirmed", "started", "completed", "withdrawn", "declined", "expired"]
+STATUSES = ["proposed", "requested", "confirmed", "started", "completed", "withdrawn", "declined", "declined_by_host",
+            "expired", "compensated"]
 OUTCOMES = outcome_figures.OUTCOMES
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55+", "unknown"]
 NO_HOST_COUNTRY, NO_HOST = "??", "unknown"  # a placement whose opportunity this node does not know

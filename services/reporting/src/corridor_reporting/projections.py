@@ -21,9 +21,14 @@ from corridor_contracts import events
 from corridor_contracts.types import AgeBand
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
-from .tables import notification_failures, opportunities, outcomes, placements, volunteers
+from . import outcome_figures
+from .tables import notification_failures, opportunities, outcome_records, placements, received_figures, volunteers
 
-RANK = {"proposed": 0, "expired": 1, "declined": 1, "confirmed": 2, "started": 3, "withdrawn": 4, "completed": 4}
+RANK = {"proposed": 0, "requested": 1, "expired": 1, "declined": 1, "declined_by_host": 2, "confirmed": 2, "started": 3,
+        "withdrawn": 4, "completed": 4, "compensated": 4}
+# A placement's status as matching states it (PlacementStatusChanged): the home's own record, which
+# the host's events no longer move. The ranks above only order what older streams say without it.
+AS_MATCHING_HOLDS_IT = 100
 STEPS = {"PlacementConfirmed": "confirmed", "PlacementDeclined": "declined", "PlacementStarted": "started",
          "PlacementCompleted": "completed", "PlacementWithdrawn": "withdrawn", "PlacementExpired": "expired"}
 
@@ -64,7 +69,7 @@ def advanced(row: Row, placement_id, status: str, **facts) -> dict:
         return {"placement_id": str(placement_id), "volunteer_id": None, "opportunity_id": None, "proposed_at": None,
                 "confirmed_at": None, "status": status, "status_rank": RANK[status], "hours": Decimal(0), **facts}
     row = {**row, **{k: v for k, v in facts.items() if v is not None}}
-    if RANK[status] >= row["status_rank"]:
+    if row["status_rank"] < AS_MATCHING_HOLDS_IT and RANK[status] >= row["status_rank"]:
         row.update(status=status, status_rank=RANK[status])
     return row
 
@@ -73,6 +78,16 @@ def proposed(row: Row, incoming: Incoming) -> Row:
     event: events.PlacementProposed = incoming.event
     return advanced(row, event.proposal_id, "proposed", volunteer_id=str(event.volunteer_id),
                     opportunity_id=str(event.opportunity_id), proposed_at=incoming.envelope.occurred_at)
+
+
+def home_status(row: Row, incoming: Incoming) -> Row:
+    """Matching's own status of the placement. Its statements come in the order matching made them:
+    they are one journey (its correlation id), whose later events the consumer holds back while an
+    earlier one fails."""
+    event: events.PlacementStatusChanged = incoming.event
+    row = advanced(row, event.placement_id, "proposed", volunteer_id=str(event.volunteer_id),
+                   opportunity_id=str(event.opportunity_id))
+    return {**row, "status": event.status, "status_rank": AS_MATCHING_HOLDS_IT}
 
 
 def declined_by_her(row: Row, incoming: Incoming) -> Row:
@@ -95,9 +110,13 @@ def with_hours(row: Row, incoming: Incoming) -> Row:
 
 
 def outcome(row: Row, incoming: Incoming) -> Row:
-    event: events.PlacementOutcome = incoming.event
-    return {"outcome_id": str(event.outcome_id), "home_country": event.home_country, "host_country": event.host_country,
-            "host_sector": event.host_sector.value, "outcome": event.outcome.value, "recorded_month": event.recorded_month}
+    """One follow-up, with her home node (the event's origin): this node's own (OutcomeRecorded, from
+    LOCAL) or a partner's on older code (PlacementOutcome v1). Counted only in figures (outcome_figures.py)."""
+    event: events.OutcomeRecorded | events.PlacementOutcome = incoming.event
+    return {"outcome_id": str(event.outcome_id), "home_node": incoming.envelope.origin,
+            "home_country": event.home_country, "host_country": event.host_country,
+            "host_sector": event.host_sector.value, "outcome": event.outcome.value,
+            "recorded_month": event.recorded_month}
 
 
 def notification_failed(row: Row, incoming: Incoming) -> Row:
@@ -114,9 +133,12 @@ PROJECTION: dict[str, tuple[Table, Callable[[Incoming], str], Callable[[Row, Inc
     "OpportunityUpdated": (opportunities, lambda i: str(i.event.opportunity_id), opportunity),
     "PlacementProposed": (placements, lambda i: str(i.event.proposal_id), proposed),
     "ProposalDeclined": (placements, lambda i: str(i.event.proposal_id), declined_by_her),
+    "PlacementStatusChanged": (placements, lambda i: str(i.event.placement_id), home_status),
     **{step: (placements, lambda i: str(i.event.placement_id), stepped) for step in STEPS},
     "HoursLogged": (placements, lambda i: str(i.event.placement_id), with_hours),
-    "PlacementOutcome": (outcomes, lambda i: str(i.event.outcome_id), outcome),
+    "PlacementOutcome": (outcome_records, lambda i: str(i.event.outcome_id), outcome),
+    "OutcomeRecorded": (outcome_records, lambda i: str(i.event.outcome_id), outcome),
+    "OutcomeFigures": (received_figures, lambda i: i.envelope.origin, outcome_figures.received),
     "NotificationFailed": (notification_failures, lambda i: str(i.event.delivery_id), notification_failed),
 }
 

@@ -112,7 +112,7 @@ outcomes = Table(
     Column("volunteer_id", String(36), nullable=False, index=True),
     Column("outcome", String(16), nullable=False),
     Column("recorded_on", Date, nullable=False),
-    Column("dimensions", JSON, nullable=False),  # the anonymised dimensions that were published
+    Column("dimensions", JSON, nullable=False),  # the coarse dimensions of the outcome (OutcomeRecorded, kept on this node)
     UniqueConstraint("volunteer_id", "recorded_on", "outcome", name="uq_profiles_outcome_once"),
 )
 

@@ -97,6 +97,26 @@ async def test_after_her_erasure_no_file_of_any_node_holds_her_name_email_or_pho
                             {"completed_on": "2027-05-31", "skills_practised": ["accounting.bookkeeping"]})
         await eventually(lambda: placement("completed"), timeout=120)
 
+        # The operators can follow the placement in their logs: each saga step is one line naming it
+        # and its journey, on the side that took it, and the messages about it name it too.
+        def lines_about(node, service):
+            path = corridor.nodes[node].layout.logs / f"{service}.log"
+            found = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+            return [line for line in found if line.get("placement_id") == pid]
+
+        async def steps_logged():
+            home = [(line["status"], line["correlation_id"]) for line in lines_about("fr", "matching")
+                    if line["event"] == "placement step"]
+            host = [line["step"] for line in lines_about("es", "profiles") if line["event"] == "placement step"]
+            return (home, host) if len(home) >= 4 and len(host) >= 3 else None
+        home_steps, host_steps = await eventually(steps_logged, timeout=30)
+        assert [s for s, _ in home_steps] == ["requested", "confirmed", "started", "completed"], home_steps
+        assert len({c for _, c in home_steps}) == 1 and None not in {c for _, c in home_steps}
+        assert host_steps == ["PlacementConfirmed", "PlacementStarted", "PlacementCompleted"], host_steps
+        for node in ("fr", "es"):
+            sent = [line for line in lines_about(node, "notifications") if line["event"] == "notification sent"]
+            assert sent, f"no 'notification sent' line of {node} names the placement"
+
         # Both Maildirs hold her before: four messages to her at home, her contact at the host.
         def mails(node):
             folder = corridor.nodes[node].layout.root / "maildir"

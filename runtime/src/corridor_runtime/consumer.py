@@ -518,8 +518,8 @@ def _journey(incoming: Incoming) -> str:
 def _trace(incoming: Incoming) -> dict[str, str]:
     fields = {"event_id": str(incoming.envelope.event_id), "correlation_id": str(incoming.envelope.correlation_id),
               "event_type": incoming.envelope.type}
-    placement_id = getattr(incoming.event, "placement_id", None)
-    if placement_id is not None:
+    placement_id = getattr(incoming.event, "placement_id", None) or getattr(incoming.event, "proposal_id", None)
+    if placement_id is not None:  # a proposal's id is its placement's
         fields["placement_id"] = str(placement_id)
     return fields
 

@@ -18,11 +18,13 @@ confirmation, and only if she consented to that disclosure.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import structlog
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Column, Numeric, String, Table, and_, select, update
 
@@ -35,6 +37,8 @@ from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .tables import exclusions, metadata, placements, volunteers
+
+log = structlog.get_logger("corridor.matching.saga")
 
 Status = journey.HomeStatus
 OPEN = journey.OPEN
@@ -98,7 +102,11 @@ async def _set(uow: UnitOfWork, row, **values) -> None:
 
 
 def status_changed(uow: UnitOfWork, row, status: str, at: datetime) -> None:
-    """Tell the node's other services (reporting) the placement's status as matching holds it."""
+    """Tell the node's other services (reporting) the placement's status as matching holds it, and
+    log the step once it is committed (one line a step, naming the placement and its journey)."""
+    uow.after_commit(functools.partial(log.info, "placement step", side="home", placement_id=row.placement_id,
+                                       correlation_id=row.correlation_id, status=str(status), was=row.status,
+                                       host_node=row.host_node))
     uow.emit(events.PlacementStatusChanged(placement_id=uuid.UUID(row.placement_id), volunteer_id=uuid.UUID(row.volunteer_id),
                                            opportunity_id=uuid.UUID(row.opportunity_id), status=str(status), changed_at=at),
              correlation_id=uuid.UUID(row.correlation_id))

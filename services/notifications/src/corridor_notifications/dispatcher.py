@@ -58,6 +58,11 @@ class Dispatcher:
         return len(rows)
 
     async def _send_one(self, row) -> None:
+        about = {"placement_id": row.placement_id} if row.placement_id else {}
+        with structlog.contextvars.bound_contextvars(delivery_id=row.delivery_id, **about):
+            await self._send(row)
+
+    async def _send(self, row) -> None:
         channel = self._channels.get(row.channel)
         outgoing = Outgoing(delivery_id=row.delivery_id, kind=row.kind, language=row.language, address=row.address,
                             recipient_id=row.recipient_id, recipient_kind=row.recipient_kind, subject=row.subject,

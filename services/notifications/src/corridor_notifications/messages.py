@@ -43,6 +43,8 @@ class Messages:
         if recipient is None:
             return  # erased, or not someone this node writes to
         cause_id = cause if isinstance(cause, uuid.UUID) else cause.envelope.event_id
+        if placement_id is None and not isinstance(cause, uuid.UUID):  # the placement the event is about, if one
+            placement_id = getattr(cause.event, "placement_id", None) or getattr(cause.event, "proposal_id", None)
         if translate_status:
             context = {**context, "placements": [{**p, "status": STATUS_WORDS.get(recipient.language, STATUS_WORDS["en"])[p["status"]]}
                                                  for p in context["placements"]]}

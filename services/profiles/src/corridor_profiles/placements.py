@@ -12,11 +12,13 @@ the transition table of `corridor_contracts.journey` (docs/placement-journey.md)
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +36,8 @@ from .errors import Conflict, NotFound
 from .slots import SlotState, decide
 from .tables import host_placements, hours_entries
 from .tables import opportunities as opportunities_table
+
+log = structlog.get_logger("corridor.profiles.placements")
 
 
 Status = journey.HostStatus
@@ -122,6 +126,9 @@ async def page(session: AsyncSession, *, limit: int, offset: int, status: Status
 
 
 def _to_home(uow: UnitOfWork, row, event, cause: Incoming | None = None) -> None:
+    """Tell the home node a step of the host side, and log it once it is committed."""
+    uow.after_commit(functools.partial(log.info, "placement step", side="host", placement_id=str(row.placement_id),
+                                       correlation_id=row.correlation_id, step=event.TYPE, home_node=row.home_node))
     uow.emit(event, target=row.home_node, cause=cause, correlation_id=uuid.UUID(row.correlation_id))
 
 

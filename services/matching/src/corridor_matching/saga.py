@@ -25,9 +25,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import structlog
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, Numeric, String, Table, and_, select, update
-
 from corridor_contracts import events, journey, pseudonym
 from corridor_contracts.events.placements import DisclosedContact, ExpiryReason, Side, WithdrawalReason
 from corridor_contracts.journey import Effect, HomeCommand, HomeState
@@ -35,6 +32,8 @@ from corridor_contracts.values import MatchSummary
 from corridor_runtime.authority import Refused
 from corridor_runtime.database import upsert
 from corridor_runtime.unit_of_work import Incoming, UnitOfWork
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Column, Numeric, String, Table, and_, select, update
 
 from .tables import exclusions, metadata, placements, volunteers
 

@@ -116,6 +116,11 @@ async def test_after_her_erasure_no_file_of_any_node_holds_her_name_email_or_pho
         for node in ("fr", "es"):
             sent = [line for line in lines_about(node, "notifications") if line["event"] == "notification sent"]
             assert sent, f"no 'notification sent' line of {node} names the placement"
+        # `corridor trace --logs` puts those lines into the journey, from both nodes' folders.
+        from corridor_runtime.trace import from_logs
+        merged = [s.what for s in from_logs([corridor.nodes[n].layout.logs for n in ("fr", "es")], pid)]
+        assert {"placement step: requested", "placement step: completed", "placement step: PlacementConfirmed",
+                "notification sent"} <= set(merged), merged
 
         # Both Maildirs hold her before: four messages to her at home, her contact at the host.
         def mails(node):

@@ -71,7 +71,8 @@ def _step(node: str, stream: str, subject: str, data: bytes, headers: dict, corr
 
 
 def from_logs(paths: Iterable[Path], correlation_id: str) -> list[Step]:
-    """The services' JSON log lines that name the journey (files or folders of *.log)."""
+    """The services' JSON log lines that name the journey, by its correlation id or its placement's
+    id (files or folders of *.log); a saga step's line says which step."""
     steps = []
     for path in paths:
         files = sorted(path.glob("*.log")) if path.is_dir() else [path]
@@ -84,10 +85,12 @@ def from_logs(paths: Iterable[Path], correlation_id: str) -> list[Step]:
                         entry = json.loads(line)
                     except json.JSONDecodeError:
                         continue
-                    if entry.get("correlation_id") != correlation_id:
+                    if correlation_id not in (entry.get("correlation_id"), entry.get("placement_id")):
                         continue
+                    step = entry.get("status") or entry.get("step")
+                    what = str(entry.get("event", "")) + (f": {step}" if step else "")
                     steps.append(Step(occurred_at=str(entry.get("timestamp", "")), node=str(entry.get("node", "")),
-                                      where=f"log:{entry.get('service', file.stem)}", what=str(entry.get("event", "")),
+                                      where=f"log:{entry.get('service', file.stem)}", what=what,
                                       event_id=str(entry.get("event_id") or ""), detail=str(entry.get("level", ""))))
     return steps
 

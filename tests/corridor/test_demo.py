@@ -22,6 +22,9 @@ def test_the_demo_corridor_runs_the_saga_across_three_nodes(tmp_path):
     out = done.stdout
     assert "corridor up: hub nats://127.0.0.1:" in out and "demo corridor — done" in out
     assert "corridor report" in out and "where to look:" in out and "corridor stopped" in out
+    # Without --keep-running the services are gone when the report is read: no address, no password.
+    where = out.split("where to look:")[1]
+    assert "http://" not in where and "password" not in where and "--keep-running" in where
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in out.splitlines() if line.startswith("│") and line.split("│")[1].strip() in ("fr", "es", "it")}
     completed = sum(int(row[5]) for row in rows.values())

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from .access import AccessError, AccessStore, Role, audit_as_csv
 from .database import Database
 from .registry_file import ConfigError
 from .settings import access_database_url
+from .terminal import operator_console
 
 T = TypeVar("T")
-console = Console()
+console = operator_console()
 users = typer.Typer(
     help="The node's own accounts (when it has no OpenID provider, or beside it).", no_args_is_help=True
 )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nats
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import access_cli
@@ -16,6 +15,7 @@ from . import dead_letters as dl
 from . import node as node_runner
 from .registry_file import ConfigError, load_registry
 from .streams import provision
+from .terminal import operator_console
 
 app = typer.Typer(help="Operate a node of the SMART volunteering corridor.", no_args_is_help=True)
 letters = typer.Typer(help="Dead letters: list, show, replay, discard.", no_args_is_help=True)
@@ -27,7 +27,7 @@ app.add_typer(streams, name="streams")
 app.add_typer(access_cli.users, name="users")
 app.add_typer(access_cli.tokens, name="tokens")
 app.add_typer(access_cli.audit, name="audit")
-console = Console()
+console = operator_console()
 
 
 @app.command("node")

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import httpx
 import nats
+from corridor_contracts import PartnerNode, Registry
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-
-from corridor_contracts import PartnerNode, Registry
 
 from . import demo_data
 from .access import Role
@@ -29,7 +28,7 @@ from .node import NodeLayout, RunningNode, ensure_keys
 from .registry_file import save_registry
 from .signals import stop_requested
 from .streams import provision
-
+from .terminal import operator_console
 
 # The demo's handful of people would all be hidden at the default threshold (5); it shows counts of 2
 # and more, and says so. Real nodes keep the default.
@@ -211,7 +210,7 @@ class Corridor:
                           count("confirmed"), count("completed"), str(len(hosting)), str(self.mail_count(node)))
         return table
 
-    async def report(self) -> None:
+    async def report(self, *, live: bool = False) -> None:
         self.console.print(f"corridor report (demo threshold: counts under {DEMO_THRESHOLD} hidden; real nodes hide under 5)")
         for node in self.nodes:
             figures = await self.call(node, "reporting", "GET", "/indicators")
@@ -221,14 +220,20 @@ class Corridor:
                                f"hours {figures['hours_volunteered'] or 'hidden'}; completion rate {figures['completion_rate']}")
         self.console.print("\nwhere to look:")
         for node, running in self.nodes.items():
-            self.console.print(f"  {node}: messages {running.layout.root / 'maildir'} · dashboard {self.urls[node]['reporting']}/ · "
-                               f"operators' API {self.urls[node]['profiles']}/docs · logs {running.layout.logs}/")
-            self.console.print(f"      sign in at {self.urls[node]['profiles']}/login as operator, password {self.sign_ins[node]} "
+            self.console.print(f"  {node}: messages {running.layout.root / 'maildir'} · logs {running.layout.logs}/")
+            if not live:
+                continue
+            urls = self.urls[node]
+            self.console.print(f"      dashboard {urls['reporting']}/ · profiles {urls['profiles']}/docs · matching "
+                               f"{urls['matching']}/docs (accept, decline) · notifications {urls['notifications']}/docs (retry)")
+            self.console.print(f"      sign in at {urls['profiles']}/login as operator, password {self.sign_ins[node]} "
                                f"(one sign-in serves the node's four services; the audit trail is at /audit)")
+        if not live:
+            self.console.print("  (the services stop with the demo: `make run ARGS=--keep-running` keeps them up to explore)")
 
 
 async def run(*, data_dir: Path, keep_running: bool, console: Console | None = None) -> int:
-    console = console or Console()
+    console = console or operator_console()
     if (data_dir / "corridor.yaml").exists():
         console.print(f"[yellow]{data_dir} holds an earlier demo; starting afresh in it[/yellow]")
         import shutil
@@ -241,7 +246,7 @@ async def run(*, data_dir: Path, keep_running: bool, console: Console | None = N
         with Live(await corridor.progress("seeded"), console=console, refresh_per_second=4) as live:
             await corridor.run_story(live)
         console.print()
-        await corridor.report()
+        await corridor.report(live=keep_running)
         if keep_running:
             console.print("\nthe corridor keeps running; Ctrl-C stops it")
             await stop_requested().wait()

@@ -19,22 +19,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+from corridor_contracts import PartnerNode, Registry, new_node_seed
+from corridor_contracts.types import NodeId
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from corridor_contracts import PartnerNode, Registry, new_node_seed
-from corridor_contracts.types import NodeId
-
-from .nats_server import NatsServer, free_port, leaf_remote
 from .access import AccessStore, Role
 from .database import Database
-from .settings import access_database_url
+from .nats_server import NatsServer, free_port, leaf_remote
 from .registry_file import ConfigError, load_registry, load_validated, save_registry
 from .service import status_subject
+from .settings import access_database_url
 from .signals import stop_requested
 from .streams import provision
+from .terminal import operator_console
 
 SERVICES = ("profiles", "matching", "notifications", "reporting")
 
@@ -230,7 +229,7 @@ class NodeConfig(BaseModel):
 async def up(config: NodeConfig, *, keep_running: bool, console: Console | None = None) -> int:
     """Run one partner node from its config: its nats-server (a leaf of the hub), streams sourced
     from every peer in the registry, its four services."""
-    console = console or Console()
+    console = console or operator_console()
     layout = NodeLayout(config.data_dir, config.node_id)
     registry = load_registry(config.registry_file)
     try:
@@ -257,7 +256,7 @@ async def up(config: NodeConfig, *, keep_running: bool, console: Console | None 
 
 async def run(*, data_dir: Path, node_id: str, name: str, country: str, keep_running: bool,
               nats_port: int | None = None, console: Console | None = None) -> int:
-    console = console or Console()
+    console = console or operator_console()
     layout = NodeLayout(data_dir.resolve(), node_id)
     registry = ensure_identity(layout, name=name, country=country)
     server = NatsServer(name=node_id, store_dir=layout.root / "nats", domain=node_id, port=nats_port or free_port())

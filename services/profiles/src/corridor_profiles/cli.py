@@ -11,20 +11,19 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
 from corridor_runtime.entrypoint import run_service
 from corridor_runtime.registry_file import ConfigError
 from corridor_runtime.settings import NodeSettings
+from corridor_runtime.terminal import operator_console
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from . import csv_import
 from .bootstrap import SERVICE, build
 
 app = typer.Typer(help="Profiles service of a corridor node.", no_args_is_help=True)
-console = Console()
+console = operator_console()
 
 
 class Kind(StrEnum):

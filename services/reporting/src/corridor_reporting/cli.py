@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from rich.console import Console
+from corridor_runtime.entrypoint import run_service, tune_collector
+from corridor_runtime.terminal import operator_console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-
-from corridor_runtime.entrypoint import run_service, tune_collector
 
 from .bootstrap import SERVICE, build
 from .indicators import compute
 from .rebuild import rebuild as rebuild_projections
 
 app = typer.Typer(help="Reporting service of a corridor node.", no_args_is_help=True)
-console = Console()
+console = operator_console()
 
 
 @app.command()

@@ -184,3 +184,12 @@ async def test_tokens_the_node_must_not_trust_are_refused(corridor_idp):
     started = time.time()
     await asyncio.sleep(max(0.0, claims["exp"] + 1.1 - started))
     assert await answer(good) == 401
+
+
+async def test_a_provider_that_cannot_be_reached_lets_nobody_in(corridor_idp):
+    provider, _, profiles, _ = corridor_idp
+    token = await provider.aclient_credentials_token("importer", "import-secret")
+    profiles.access.provider.issuer = "http://127.0.0.1:9"  # nothing listens there: discovery fails
+    profiles.access.provider._metadata = profiles.access.provider._keys = None
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=profiles.http_app), base_url="http://p") as api:
+        assert (await api.get("/volunteers", headers={"Authorization": f"Bearer {token}"})).status_code == 401

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -82,6 +83,9 @@ class NodeAccess:
                 return await self.provider.principal(value)
             except TokenRefused as why:
                 log.info("bearer token refused", reason=str(why), endpoint=request.url.path)
+                return None
+            except httpx.HTTPError as error:  # the provider's keys cannot be fetched: nobody gets in by token
+                log.error("identity provider unreachable", issuer=self.provider.issuer, error=repr(error))
                 return None
         if "session" not in request.scope:
             return None

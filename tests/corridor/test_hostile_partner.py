@@ -12,20 +12,16 @@ import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import httpx
 import nats
 import pytest
-
-from corridor_contracts import PartnerNode, Registry, events, new_node_seed
+from corridor_contracts import events, new_node_seed
 from corridor_contracts.events.opportunities import ClosingReason
 from corridor_contracts.events.placements import DisclosedContact, Side, WithdrawalReason
 from corridor_contracts.values import HostSummary, MatchSummary
-from corridor_runtime.registry_file import save_registry
-from corridor_runtime.streams import provision
-from harness.ledger import eventually
-from harness.partners import Impostor, PartnerNodeUnderTest, placement_of, publish_accounting_role
-from harness.streams import stream_messages
 from harness.access import signed_in_client
+from harness.ledger import eventually
+from harness.partners import Impostor, PartnerNodeUnderTest, admit, placement_of, publish_accounting_role
+from harness.streams import stream_messages
 
 pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES"), "be": ("ENoMW", "BE")}
@@ -36,13 +32,7 @@ MALLORY = DisclosedContact(given_name="Mallory", family_name="Forger", email="ma
 @pytest.fixture
 async def corridor(tmp_path, corridor_servers):
     hub, servers = corridor_servers(list(NODES))
-    registry = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=name, country=country)
-                                  for n, (name, country) in NODES.items()]), registry)
-    for node, server in servers.items():
-        nc = await nats.connect(server.url)
-        await provision(nc.jetstream(), node, peers=[p for p in servers if p != node])
-        await nc.close()
+    registry = await admit(tmp_path, servers, NODES, SEEDS)
     honest = {node: PartnerNodeUnderTest(node, tmp_path, servers[node].url, registry, SEEDS, reporting=True)
               for node in ("fr", "es")}
     try:

@@ -18,16 +18,13 @@ import uuid
 
 import nats
 import pytest
-
-from corridor_contracts import Envelope, PartnerNode, Registry, events, new_node_seed
+from corridor_contracts import Envelope, events, new_node_seed
 from corridor_contracts.events.placements import OutcomeKind
 from corridor_contracts.types import OrganisationKind, Sector
 from corridor_reporting.suppression import suppress
-from corridor_runtime.registry_file import save_registry
-from corridor_runtime.streams import provision
 from harness.access import signed_in_client
 from harness.ledger import eventually
-from harness.partners import Impostor, PartnerNodeUnderTest, publish_accounting_role
+from harness.partners import Impostor, PartnerNodeUnderTest, admit, publish_accounting_role
 from harness.streams import shared, stream_messages
 
 pytestmark = pytest.mark.nats
@@ -48,13 +45,7 @@ async def corridor(tmp_path, corridor_servers, monkeypatch):
     # as it reached 5, 10, ... new outcomes, and its last ones held back.
     monkeypatch.setenv("CORRIDOR_REPORTING_FIGURES_EVERY_SECONDS", "3600")
     hub, servers = corridor_servers(list(NODES))
-    registry = tmp_path / "corridor.yaml"
-    save_registry(Registry(nodes=[PartnerNode.of_seed(SEEDS[n], id=n, name=name, country=country)
-                                  for n, (name, country) in NODES.items()]), registry)
-    for node, server in servers.items():
-        nc = await nats.connect(server.url)
-        await provision(nc.jetstream(), node, peers=[p for p in servers if p != node])
-        await nc.close()
+    registry = await admit(tmp_path, servers, NODES, SEEDS)
     honest = {node: PartnerNodeUnderTest(node, tmp_path, servers[node].url, registry, SEEDS, reporting=True)
               for node in ("fr", "es")}
     try:

@@ -12,14 +12,11 @@ import random
 import time
 from datetime import timedelta
 
-import nats
 import pytest
-from corridor_contracts import PartnerNode, Registry, new_node_seed
+from corridor_contracts import new_node_seed
 from corridor_matching.saga import Deadlines
-from corridor_runtime.registry_file import save_registry
-from corridor_runtime.streams import provision
 from harness.ledger import eventually
-from harness.partners import PartnerNodeUnderTest
+from harness.partners import PartnerNodeUnderTest, admit
 
 pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES")}
@@ -30,19 +27,7 @@ HISTORY_SECONDS = 25
 @pytest.fixture
 async def corridor(tmp_path, corridor_servers):
     _, servers = corridor_servers(list(NODES))
-    registry = tmp_path / "corridor.yaml"
-    save_registry(
-        Registry(
-            nodes=[
-                PartnerNode.of_seed(SEEDS[n], id=n, name=name, country=country) for n, (name, country) in NODES.items()
-            ]
-        ),
-        registry,
-    )
-    for node, server in servers.items():
-        nc = await nats.connect(server.url)
-        await provision(nc.jetstream(), node, peers=[p for p in servers if p != node])
-        await nc.close()
+    registry = await admit(tmp_path, servers, NODES, SEEDS)
     quick = Deadlines(proposal=timedelta(seconds=3), request=timedelta(seconds=20), reminder=timedelta(seconds=1))
     fr = PartnerNodeUnderTest("fr", tmp_path, servers["fr"].url, registry, SEEDS, reporting=True, deadlines=quick)
     es = PartnerNodeUnderTest("es", tmp_path, servers["es"].url, registry, SEEDS)

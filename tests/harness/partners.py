@@ -14,10 +14,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import nats
-
-from corridor_contracts import Envelope, Event, subjects
+from corridor_contracts import Envelope, Event, PartnerNode, Registry, subjects
 from corridor_matching.bootstrap import build as build_matching
 from corridor_matching.saga import Deadlines
 from corridor_notifications.bootstrap import build as build_notifications
@@ -25,9 +23,12 @@ from corridor_notifications.settings import NotificationSettings
 from corridor_profiles.bootstrap import build as build_profiles
 from corridor_reporting.bootstrap import build as build_reporting
 from corridor_runtime import dead_letters
+from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
-from harness.streams import shared, stream_messages
+from corridor_runtime.streams import provision
+
 from harness.access import signed_in_client
+from harness.streams import shared, stream_messages
 
 
 class PartnerNodeUnderTest:
@@ -154,3 +155,18 @@ async def placement_of(home, volunteer_id, status):
     """Her placement in that status at her home node's matching, if there is one."""
     items = (await home.matching.get(f"/placements?volunteer_id={volunteer_id}")).json()["items"]
     return next((p for p in items if p["status"] == status), None)
+
+
+async def admit(tmp_path: Path, servers: dict, nodes: dict[str, tuple[str, str]], seeds: dict[str, bytes]) -> Path:
+    """A corridor's registry listing `nodes` (id → (name, country)) with their keys, and each node's
+    streams provisioned with the others as peers; returns the registry file."""
+    registry = tmp_path / "corridor.yaml"
+    save_registry(Registry(nodes=[PartnerNode.of_seed(seeds[n], id=n, name=name, country=country)
+                                  for n, (name, country) in nodes.items()]), registry)
+    for node, server in servers.items():
+        nc = await nats.connect(server.url)
+        try:
+            await provision(nc.jetstream(), node, peers=[p for p in servers if p != node])
+        finally:
+            await nc.close()
+    return registry

@@ -178,23 +178,20 @@ class AccessStore:
 
     async def check_password(self, username: str, password: str) -> Principal | None:
         """The account's principal if the password is right and the account enabled, else None."""
-        async with self.db.reading() as connection:
-            row = (await connection.execute(select(accounts).where(accounts.c.username == username))).first()
+        row = await self._account_row(username)
         try:
             await asyncio.to_thread(_hasher.verify, row.password_hash if row else _NOBODY, password)
         except (VerificationError, InvalidHashError):
             return None
-        if row is None or row.disabled_at is not None:
-            return None
-        return Principal(row.username, parse_roles(row.roles), "account")
+        return _enabled(row)
 
     async def account(self, username: str) -> Principal | None:
         """The enabled account's principal, with its roles as they are now."""
+        return _enabled(await self._account_row(username))
+
+    async def _account_row(self, username: str):
         async with self.db.reading() as connection:
-            row = (await connection.execute(select(accounts).where(accounts.c.username == username))).first()
-        if row is None or row.disabled_at is not None:
-            return None
-        return Principal(row.username, parse_roles(row.roles), "account")
+            return (await connection.execute(select(accounts).where(accounts.c.username == username))).first()
 
     # --- sign-in attempts --------------------------------------------------------------------------
     async def record_sign_in(self, username: str, address: str, *, succeeded: bool) -> None:
@@ -320,6 +317,12 @@ class AccessStore:
         """Retention: the only way rows leave the audit trail."""
         async with self.db.transaction() as connection:
             return (await connection.execute(audit_trail.delete().where(audit_trail.c.at < before))).rowcount
+
+
+def _enabled(row) -> Principal | None:
+    if row is None or row.disabled_at is not None:
+        return None
+    return Principal(row.username, parse_roles(row.roles), "account")
 
 
 def _sha256(secret: str) -> str:

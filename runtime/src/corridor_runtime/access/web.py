@@ -145,13 +145,12 @@ class NodeAccess:
 
 
 def _guarded(route: APIRoute) -> bool:
-    return any(
-        getattr(d, "call", None) in (_authorized, _audit) or _guarded_dependant(d) for d in route.dependant.dependencies
-    )
+    return _checks(route.dependant)
 
 
-def _guarded_dependant(dependant) -> bool:
-    return any(getattr(d, "call", None) in (_authorized, _audit) for d in dependant.dependencies)
+def _checks(dependant) -> bool:
+    """Whether the gate is among the dependencies, at any depth (allow() directly, or inside audited())."""
+    return any(getattr(d, "call", None) in (_authorized, _audit) or _checks(d) for d in dependant.dependencies)
 
 
 def _access(request: Request) -> NodeAccess:

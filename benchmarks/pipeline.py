@@ -93,7 +93,7 @@ async def run(events_count: int, database_url: str, root: Path, batched: bool = 
 
         settings = NodeSettings(node_id=NODE, service="bench", nats_url=server.url, database_url=database_url,
                                 data_dir=root, batch_size=500)
-        host = ServiceHost(settings, metadata=metadata,
+        host = ServiceHost(settings, metadata=metadata, versioned_schema=False,
                            subscriptions=[Subscription("bench-local", "LOCAL", {"VolunteerUpdated": apply},
                                                        batch_handlers={"VolunteerUpdated": apply_all} if batched else {})])
         await host.db.create_tables(metadata)

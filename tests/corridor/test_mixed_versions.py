@@ -70,7 +70,7 @@ async def test_a_node_on_the_older_version_and_a_node_on_the_newer_one_understan
             books[node] = ledger.Ledger()
             settings = NodeSettings(node_id=node, service="ledger", nats_url=servers[node].url, data_dir=tmp_path / node,
                                     registry_file=registry, signing_seed=SEEDS[node].decode())
-            hosts[node] = ServiceHost(settings, metadata=ledger.metadata, subscriptions=[
+            hosts[node] = ServiceHost(settings, metadata=ledger.metadata, versioned_schema=False, subscriptions=[
                 Subscription("ledger-corridor", "IN", {"NoticePosted": books[node].apply})])
             await hosts[node].start()
 

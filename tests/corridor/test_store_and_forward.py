@@ -55,7 +55,7 @@ def _receiving_service(tmp_path, nats_url) -> ServiceHost:
                             signing_seed=SEEDS["es"].decode())
     book = ledger.Ledger()
     handlers = {t: book.apply for t in ("OpportunityPublished", "OpportunityUpdated", "PlacementConfirmed")}
-    return ServiceHost(settings, metadata=ledger.metadata, subscriptions=[Subscription("ledger-corridor", "IN", handlers)])
+    return ServiceHost(settings, metadata=ledger.metadata, versioned_schema=False, subscriptions=[Subscription("ledger-corridor", "IN", handlers)])
 
 
 @pytest.mark.parametrize("outage", ["hub", "host node"])

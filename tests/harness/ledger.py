@@ -70,6 +70,7 @@ def host(node_settings: NodeSettings, ledger: Ledger, backoff: Sequence[float] =
     return ServiceHost(
         node_settings,
         metadata=metadata,
+        versioned_schema=False,
         subscriptions=[
             Subscription("ledger-local", "LOCAL", handlers, backoff=backoff, ack_wait=ack_wait),
             Subscription("ledger-corridor", "IN", {"OpportunityPublished": ledger.apply}, backoff=backoff, ack_wait=ack_wait),

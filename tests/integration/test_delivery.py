@@ -357,7 +357,7 @@ async def test_a_batch_handler_applies_runs_of_events_once_and_falls_back_to_one
         await uow.session.execute(sql_insert(ledger.effects), [
             {"event_id": str(i.envelope.event_id), "event_type": i.envelope.type} for i in incomings])
 
-    host = ServiceHost(ledger.settings(tmp_path, nats_node.url, database_url), metadata=ledger.metadata, subscriptions=[
+    host = ServiceHost(ledger.settings(tmp_path, nats_node.url, database_url), metadata=ledger.metadata, versioned_schema=False, subscriptions=[
         Subscription("ledger-local", "LOCAL", {"VolunteerUpdated": the_ledger.apply, "VolunteerRegistered": the_ledger.apply},
                      batch_handlers={"VolunteerUpdated": apply_all}, backoff=(0.2,))])
     sent = [Envelope.wrap(SAMPLES["VolunteerUpdated" if i % 10 else "VolunteerRegistered"], origin=ledger.NODE)

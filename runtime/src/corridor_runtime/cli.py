@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from . import access_cli
+from . import migrate_cli
 from . import dead_letters as dl
 from . import node as node_runner
 from .registry_file import ConfigError, load_registry
@@ -27,6 +28,7 @@ app.add_typer(streams, name="streams")
 app.add_typer(access_cli.users, name="users")
 app.add_typer(access_cli.tokens, name="tokens")
 app.add_typer(access_cli.audit, name="audit")
+app.command("migrate")(migrate_cli.migrate)
 console = operator_console()
 
 

@@ -29,6 +29,7 @@ from corridor_contracts import Sealer, Verifier
 from .access import NodeAccess
 from .connection import connect
 from .consumer import Consumer, Subscription
+from . import migration
 from .database import Database
 from . import dead_letters
 from .dead_letters import DeadLetters
@@ -51,8 +52,11 @@ def status_subject(node: str, service: str) -> str:
 
 class ServiceHost:
     def __init__(self, settings: NodeSettings, *, metadata: MetaData | None = None,
-                 subscriptions: Sequence[Subscription] = ()) -> None:
+                 subscriptions: Sequence[Subscription] = (), versioned_schema: bool = True) -> None:
         self.settings = settings
+        # A corridor service's schema migrates through its revisions (migration/); a test's or a
+        # benchmark's service has none: its tables are created as declared.
+        self.versioned_schema = versioned_schema
         self.name = settings.service
         self.metadata = metadata if metadata is not None else MetaData()
         existing = self.metadata.tables.get(f"{self.name}_outbox")
@@ -80,9 +84,14 @@ class ServiceHost:
         self.access = NodeAccess(settings)  # who may use http_app (access/)
         self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._http: uvicorn.Server | None = None
+        self._failing: dict[str, tuple[str, float]] = {}  # what failed (schema, a loop): why, and when last
 
     async def start(self) -> None:
-        await self.db.create_tables(self.metadata)
+        try:
+            await self.upgrade_schema()
+        except Exception as error:
+            await self._refuse_to_run(error)
+            return
         self.nc = await self._connect()
         self.js = self.nc.jetstream(timeout=10)
         self.relay = OutboxRelay(self.db, self.tables, self.nc, batch_size=max(self.settings.batch_size, 100))
@@ -117,6 +126,23 @@ class ServiceHost:
         if self.http_app is not None and self.settings.http_port is not None:
             await self._serve_http()
         log.info("service started", consumers=[c.name for c in self.consumers], http=self.http_url)
+
+    async def upgrade_schema(self) -> migration.SchemaState | None:
+        """Bring the service's database to this release's schema (start does it; so do the service's
+        own commands that open its database)."""
+        if not self.versioned_schema:
+            await self.db.create_tables(self.metadata)
+            return None
+        return await migration.upgrade(self.db, self.name)
+
+    async def _refuse_to_run(self, error: Exception) -> None:
+        """The database cannot be brought to this release's schema (a newer release wrote it, or an
+        upgrade failed): handle nothing, but stay reachable so that `corridor status` shows why."""
+        reason = str(error) if isinstance(error, migration.SchemaError) else f"database schema upgrade failed: {error!r}"
+        log.error("service refuses to run on its database", reason=reason)
+        self._failing["schema"] = (reason, time.time())
+        self.nc = await self._connect()
+        await self.nc.subscribe(status_subject(self.settings.node_id, self.name), cb=self._answer_status)
 
     def add_loop(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """A background loop of the service (e.g. matching rounds), run from start to stop."""
@@ -169,8 +195,9 @@ class ServiceHost:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 log.exception("background loop failed; restarting it", loop=name)
+                self._failing[name] = (repr(error), time.time())
                 await asyncio.sleep(1.0)
 
     @property
@@ -251,7 +278,14 @@ class ServiceHost:
             "published": self.relay.published if self.relay else 0,
             "http": self.http_url,
             "consumers": consumers,
+            "failing": self.failing(),
         }
+
+    def failing(self) -> dict[str, str]:
+        """What keeps failing: a schema this release cannot run on, or a background loop that failed
+        within the last minute (it is restarted every second, so a lasting fault stays listed)."""
+        recent = time.time() - 60
+        return {name: why for name, (why, when) in self._failing.items() if name == "schema" or when > recent}
 
     async def _answer_status(self, msg) -> None:
         try:

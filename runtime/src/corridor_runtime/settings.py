@@ -115,9 +115,7 @@ class NodeSettings(BaseSettings):
         return self.data_dir / self.node_id
 
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite+aiosqlite:///{(self.node_dir / f'{self.service}.sqlite').resolve()}"
+        return service_database_url(self.data_dir, self.node_id, self.service, self.database_url)
 
     def resolved_access_database_url(self) -> str:
         return self.access_database_url or access_database_url(self.data_dir, self.node_id, self.database_url)
@@ -162,6 +160,13 @@ class NodeSettings(BaseSettings):
         from .registry_file import load_registry
 
         return load_registry(self.registry_file)
+
+
+def service_database_url(data_dir: Path, node_id: str, service: str, database_url: str | None) -> str:
+    """A service's database: the node's one database when it has one, else the service's SQLite file."""
+    if database_url:
+        return database_url
+    return f"sqlite+aiosqlite:///{(data_dir / node_id / f'{service}.sqlite').resolve()}"
 
 
 def access_database_url(data_dir: Path, node_id: str, database_url: str | None) -> str:

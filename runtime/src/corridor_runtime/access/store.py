@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, and_, func, select
 
+from .. import migration
 from ..database import Database, UtcDateTime
 from .roles import Role, parse_roles
 
@@ -125,7 +126,7 @@ class AccessStore:
         self.db = db
 
     async def create(self) -> None:
-        await self.db.create_tables(metadata)
+        await migration.upgrade(self.db, migration.ACCESS)
 
     async def dispose(self) -> None:
         await self.db.dispose()

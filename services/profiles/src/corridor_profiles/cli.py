@@ -56,7 +56,7 @@ def import_csv(
         raise typer.Exit(2) from None
 
     async def run() -> csv_import.ImportReport:
-        await host.db.create_tables(host.metadata)
+        await host.upgrade_schema()
         try:
             with Progress(TextColumn(f"importing {kind.value}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                           console=console, transient=False) as progress:

@@ -45,7 +45,7 @@ def show() -> None:
     host = build()
 
     async def run():
-        await host.db.create_tables(host.metadata)
+        await host.upgrade_schema()
         async with host.sessions() as session:
             return await compute(session)
 

@@ -21,7 +21,7 @@ from .tables import PROJECTIONS
 
 async def rebuild(host: ServiceHost, *, on_progress: Callable[[int, int], None] = lambda done, total: None,
                   timeout: float = 3600.0) -> None:
-    await host.db.create_tables(host.metadata)
+    await host.upgrade_schema()
     names = [s.name for s in host.subscriptions]
     async with host.sessions() as session, session.begin():
         for table in PROJECTIONS:

@@ -1,0 +1,5 @@
+"""The access store's Alembic environment: the runtime's (corridor_runtime.migration)."""
+
+from corridor_runtime.migration.environment import run
+
+run()

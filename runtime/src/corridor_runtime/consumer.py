@@ -58,6 +58,7 @@ from .decoding import Decoder, Poison
 from .inbox import Inbox
 from .tables import DeliveryTables
 from .tasks import stop_if_cancelled
+from .telemetry import Telemetry
 from .unit_of_work import Emitter, Incoming, UnitOfWork
 
 log = structlog.get_logger("corridor.consumer")
@@ -161,6 +162,7 @@ class Consumer:
         fetch_timeout: float = 2.0,
         on_commit: Callable[[], None] = lambda: None,
         scrub: Callable[[], None] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._js = js
         self._sessions = sessions
@@ -177,6 +179,7 @@ class Consumer:
         self._on_commit = on_commit
         self._scrub = scrub  # after a transaction that erased personal data (UnitOfWork.erased)
         self.inbox = Inbox(tables, subscription.name)
+        self._telemetry = telemetry or Telemetry(node_id, subscription.name)  # spans and handler durations
         self._ledger = Ledger(tables.authority, node_id)
         self.counters = ConsumerCounters()
         self._sub = None
@@ -187,6 +190,10 @@ class Consumer:
     @property
     def name(self) -> str:
         return self.subscription.name
+
+    @property
+    def _tracing(self) -> bool:
+        return self._telemetry.tracing
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -425,14 +432,20 @@ class Consumer:
             uow = UnitOfWork(session, self._tables, self._emitter, scrub=self._scrub)
             batched = self.subscription.batch_handlers if len(handled) > 1 else {}
             whole_batch = self.subscription.whole_batch if len(handled) > 1 else None
+            # The emitting span of each event (its message's traceparent header), when spans are made.
+            headers = {str(i.envelope.event_id): m.headers for m, i in items if m is not None} if self._tracing else {}
+            handling, contexts = self._telemetry.handling, uow.trace_contexts
             if whole_batch is not None:
-                await whole_batch(uow, handled)
+                with handling(self.name, handled, headers, contexts):
+                    await whole_batch(uow, handled)
             for event_type, run in _runs(handled) if whole_batch is None else ():
                 if event_type in batched:
-                    await batched[event_type](uow, run)
+                    with handling(self.name, run, headers, contexts):
+                        await batched[event_type](uow, run)
                     continue
                 for incoming in run:
-                    with structlog.contextvars.bound_contextvars(**_trace(incoming)):
+                    with structlog.contextvars.bound_contextvars(**_trace(incoming)), \
+                            handling(self.name, (incoming,), headers, contexts):
                         await self.subscription.handlers[event_type](uow, incoming)
             await uow.flush()
             emitted = bool(uow.emitted)

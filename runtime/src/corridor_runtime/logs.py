@@ -6,13 +6,19 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
 
-
-TRACE_FIELDS = ("event_id", "correlation_id")
+TRACE_FIELDS = ("event_id", "correlation_id", "trace_id", "span_id")
 
 
 def _trace_fields(_logger, _name, event_dict):
-    """Every line has the trace fields, null outside the handling of an event, so logs parse alike."""
+    """Every line has the trace fields, null outside the handling of an event, so logs parse alike.
+    Within a span (an HTTP request, an event handled, when traces are on: telemetry.py) the line
+    names its trace and span, so a log line leads to its trace and back."""
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event_dict.setdefault("trace_id", format(span.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span.span_id, "016x"))
     for field in TRACE_FIELDS:
         event_dict.setdefault(field, None)
     return event_dict

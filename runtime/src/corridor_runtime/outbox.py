@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, select, update
 from .database import Database
 from .tables import DeliveryTables
 from .tasks import stop_if_cancelled
+from .telemetry import TRACEPARENT
 
 log = structlog.get_logger("corridor.outbox")
 
@@ -93,7 +94,7 @@ class OutboxRelay:
             while True:
                 rows = await self._due(after)
                 if rows:
-                    batch = await self._publisher.send([(r.subject, r.data, r.event_id) for r in rows])
+                    batch = await self._publisher.send([(r.subject, r.data, r.event_id, r.traceparent) for r in rows])
                     in_flight.append(asyncio.ensure_future(self._settle(rows, batch)))
                     taken, after = taken + len(rows), rows[-1].seq
                 if in_flight and (not rows or len(in_flight) >= IN_FLIGHT):
@@ -111,7 +112,7 @@ class OutboxRelay:
         async with self._db.reading() as conn:
             return (
                 await conn.execute(
-                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.data, o.c.attempts)
+                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.data, o.c.attempts, o.c.traceparent)
                     .where(o.c.published_at.is_(None), o.c.next_attempt_at <= now, o.c.seq > after)
                     .order_by(o.c.seq)
                     .limit(self._batch_size)
@@ -164,19 +165,21 @@ class AckedPublisher:
         self._nuid = NUID()
         self._batches: dict[str, _Batch] = {}
 
-    async def send(self, messages: list[tuple[str, bytes, str]]) -> _Batch:
-        """Publish (subject, data, message id) in order; the batch's `outcome()` tells per message
-        None once the stream has stored it (or already had it: a duplicate), else why not."""
+    async def send(self, messages: list[tuple[str, bytes, str, str | None]]) -> _Batch:
+        """Publish (subject, data, message id, traceparent) in order; the batch's `outcome()` tells
+        per message None once the stream has stored it (or already had it: a duplicate), else why
+        not. The traceparent, when there is one, goes as a header beside the message id: outside the
+        signed envelope, and not part of the duplicate check."""
         if not self._prefix:
             prefix = self._nc.new_inbox()
             await self._nc.subscribe(f"{prefix}.*.*", cb=self._on_ack)
             self._prefix = prefix
         batch_id = self._nuid.next().decode()
         batch = self._batches[batch_id] = _Batch(len(messages), lambda: self._batches.pop(batch_id, None))
-        for index, (subject, data, msg_id) in enumerate(messages):
+        for index, (subject, data, msg_id, trace_parent) in enumerate(messages):
+            headers = {"Nats-Msg-Id": msg_id} if trace_parent is None else {"Nats-Msg-Id": msg_id, TRACEPARENT: trace_parent}
             try:
-                await self._nc.publish(subject, data, reply=f"{self._prefix}.{batch_id}.{index}",
-                                       headers={"Nats-Msg-Id": msg_id})
+                await self._nc.publish(subject, data, reply=f"{self._prefix}.{batch_id}.{index}", headers=headers)
             except Exception as error:  # not even sent (connection closed, too large): retried later
                 batch.settle(index, f"not sent: {type(error).__name__}: {error}")
         return batch

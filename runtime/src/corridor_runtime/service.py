@@ -39,6 +39,7 @@ from .registry_file import ConfigError, load_registry
 from .settings import NodeSettings
 from .signals import stop_requested
 from .streams import provision
+from .telemetry import Telemetry
 from .authority import learn_openings
 from .tables import DeliveryTables
 from .unit_of_work import Emitter, UnitOfWork
@@ -82,6 +83,7 @@ class ServiceHost:
         self._started_at = time.time()
         self.http_app: FastAPI | None = None  # served on settings.http_port when both are set
         self.access = NodeAccess(settings)  # who may use http_app (access/)
+        self.telemetry = Telemetry.of(settings)  # spans and latency histograms (telemetry.py)
         self._loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._http: uvicorn.Server | None = None
         self._failing: dict[str, tuple[str, float]] = {}  # what failed (schema, a loop): why, and when last
@@ -105,7 +107,7 @@ class ServiceHost:
                 js=self.js, sessions=self.sessions, writing=self.db.writing, tables=self.tables, emitter=self.emitter, decoder=decoder,
                 dead_letters=dead, subscription=sub, node_id=self.settings.node_id,
                 batch_size=self.settings.batch_size, max_deliver=self.settings.max_deliver, on_commit=self.relay.wake,
-                scrub=self.db.scrub_soon,
+                scrub=self.db.scrub_soon, telemetry=self.telemetry,
             )
             for sub in self.subscriptions
         ]
@@ -149,7 +151,9 @@ class ServiceHost:
         self._loops.append((name, loop))
 
     async def open_access(self) -> None:
-        """Sign-in, roles and the audit trail on http_app (start does it; a test without a broker too)."""
+        """Sign-in, roles and the audit trail on http_app (start does it; a test without a broker too),
+        and its requests' spans and latency histogram."""
+        self.telemetry.instrument(self.http_app)
         await self.access.start()
         self.access.install(self.http_app)
 
@@ -246,6 +250,7 @@ class ServiceHost:
             self.nc = None
         await self.db.dispose()
         await self.access.stop()
+        self.telemetry.shutdown()
         log.info("service stopped")
 
     @asynccontextmanager
@@ -279,6 +284,7 @@ class ServiceHost:
             "http": self.http_url,
             "consumers": consumers,
             "failing": self.failing(),
+            "metrics": self.telemetry.exposition(),  # its own histograms, re-exposed by reporting's /metrics
         }
 
     def failing(self) -> dict[str, str]:

@@ -36,6 +36,8 @@ class NodeSettings(BaseSettings):
     http_port: int | None = Field(default=None, ge=0, le=65535, description="the service's HTTP API, if it has one")
     log_level: str = "INFO"
     log_json: bool = True
+    otlp_endpoint: str | None = Field(
+        default=None, description="where to send traces (OTLP over HTTP, e.g. http://collector:4318); unset: no spans are made")
     batch_size: int = Field(default=256, ge=1, le=10_000)
     max_deliver: int = Field(default=8, ge=2, le=100, description="attempts before a failing event is dead-lettered")
     inbox_retention_days: int = Field(

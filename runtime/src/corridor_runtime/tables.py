@@ -35,6 +35,8 @@ class DeliveryTables:
             Column("attempts", Integer, nullable=False, server_default=text("0")),
             Column("next_attempt_at", UtcDateTime, nullable=False),
             Column("last_error", Text, nullable=True),
+            # W3C traceparent of the span that emitted the event, sent as a message header (telemetry.py)
+            Column("traceparent", String(55), nullable=True),
         )
         # The relay reads pending rows in seq order, a batch at a time: an index on seq alone lets
         # PostgreSQL read the first rows of the batch and stop. On (next_attempt_at, seq) it sorted

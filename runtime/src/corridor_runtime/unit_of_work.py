@@ -6,7 +6,7 @@ both happen or neither; the relay publishes them after commit, woken by the comm
 
 from __future__ import annotations
 
-
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,12 +14,15 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corridor_contracts import CATALOGUE, Envelope, Event, Registry, Scope, Sealer, Signer, UnknownEvent, subjects
 
 from .tables import DeliveryTables
+from .telemetry import traceparent, traceparent_of
 
 log = structlog.get_logger("corridor.emit")
 
@@ -100,6 +103,10 @@ class UnitOfWork:
         self._rows: list[dict[str, Any]] = []
         self.emitted: list[Envelope] = []
         self.committed: list[Callable[[], object]] = []
+        self._callbacks: list[Callable[[], object]] = []  # as given to after_commit
+        # event id → the span of its handling, for events handled in a run (Telemetry.handling):
+        # what is emitted with one of them as cause continues its trace.
+        self.trace_contexts: dict[str, otel_context.Context] = {}
 
     @property
     def node_id(self) -> str:
@@ -109,7 +116,13 @@ class UnitOfWork:
     def after_commit(self, callback: Callable[[], object]) -> None:
         """Call `callback` once this unit of work has committed (not if it rolls back): e.g. wake a
         loop that reads what this transaction wrote — before the commit it would not see it."""
-        if callback not in self.committed:
+        if callback in self._callbacks:
+            return
+        self._callbacks.append(callback)
+        span = otel_context.get_current()  # its log lines belong to the request or event that caused them
+        if trace.get_current_span(span).get_span_context().is_valid:
+            self.committed.append(functools.partial(_within, span, callback))
+        else:
             self.committed.append(callback)
 
     def emit(self, event: Event, *, target: str | None = None, cause: Incoming | None = None,
@@ -117,6 +130,7 @@ class UnitOfWork:
         """Record an event to publish when (and only if) this unit of work commits."""
         subject, envelope = self._emitter.envelope(event, target=target, cause=cause, correlation_id=correlation_id)
         now = datetime.now(timezone.utc)
+        cause_span = self.trace_contexts.get(str(cause.envelope.event_id)) if cause and self.trace_contexts else None
         self._rows.append(
             {
                 "event_id": str(envelope.event_id),
@@ -125,6 +139,7 @@ class UnitOfWork:
                 "correlation_id": str(envelope.correlation_id),
                 "created_at": now,
                 "next_attempt_at": now,
+                "traceparent": traceparent() if cause_span is None else traceparent_of(cause_span),
             }
         )
         self.emitted.append(envelope)
@@ -150,3 +165,9 @@ class UnitOfWork:
             self._rows = []
 
 
+def _within(span_context: otel_context.Context, callback: Callable[[], object]) -> object:
+    token = otel_context.attach(span_context)
+    try:
+        return callback()
+    finally:
+        otel_context.detach(token)

@@ -67,8 +67,8 @@ def test_the_seed_never_shows_in_the_settings_repr():
     [
         ("nodes: [", "not valid YAML"),
         ("nodes: []", "nodes: List should have at least 1 item"),
-        ("nodes: [{id: fr, name: Elan, country: FR, public_key: nope}]", "nodes.0.public_key"),
-        ("nodes: [{id: fr, name: Elan, country: FR, public_key: %s}]" % public_key_of(new_node_seed()), "nodes.0.sealing_key: Field required"),
+        ("nodes: [{id: fr, name: Elan, country: FR, public_key: nope}]", r"nodes.0.public_key \(node fr\): String should match"),
+        ("nodes: [{id: fr, name: Elan, country: FR, public_key: %s}]" % public_key_of(new_node_seed()), r"nodes.0.sealing_key \(node fr\): Field required"),
         ("corridor: x\nnodes: [{id: fr, name: A, country: FR, public_key: %s, sealing_key: %s}, {id: fr, name: B, country: FR, public_key: %s, sealing_key: %s}]"
          % (public_key_of(s1 := new_node_seed()), sealing_key_of(s1), public_key_of(s2 := new_node_seed()), sealing_key_of(s2)),
          "node ids appear more than once: fr"),
@@ -108,3 +108,53 @@ def test_a_service_with_a_broken_config_says_so_and_exits_2(tmp_path):
     assert done.returncode == 2
     assert "corridor-reporting: invalid configuration:" in done.stderr and "not valid TOML" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path, monkeypatch):
+    config = tmp_path / "node.toml"
+    config.write_bytes("\ufeffnode_id = \"es\"\nbatch_size = 100\n".encode())
+    monkeypatch.setenv("CORRIDOR_CONFIG", str(config))
+    settings = NodeSettings(service="matching")
+    assert (settings.node_id, settings.batch_size) == ("es", 100)
+
+
+def test_a_config_file_that_is_not_utf8_is_a_clear_error(tmp_path, monkeypatch):
+    config = tmp_path / "node.toml"
+    config.write_bytes('node_id = "es"\n# caf\xe9\n'.encode("latin-1"))
+    monkeypatch.setenv("CORRIDOR_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="node.toml: the node config .* is not UTF-8"):
+        NodeSettings()
+
+
+def _entry(node_id: str, **extra) -> str:
+    seed = new_node_seed()
+    fields = {"id": node_id, "name": node_id, "country": "FR", "public_key": public_key_of(seed),
+              "sealing_key": sealing_key_of(seed), **extra}
+    return "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
+
+
+def test_a_registry_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "corridor.yaml"
+    path.write_bytes(f"\ufeffcorridor: x\nnodes: [{_entry('fr')}]\n".encode())
+    assert load_registry(path).node("fr").id == "fr"
+
+
+@pytest.mark.parametrize("field, prefix", [("public_key", "N"), ("sealing_key", "X")])
+def test_a_registry_key_with_a_bad_checksum_names_the_node_and_the_field(tmp_path, field, prefix):
+    good = _entry("fr")
+    key = next(part.split(": ")[1] for part in good.strip("{}").split(", ") if part.startswith(field))
+    assert key.startswith(prefix)
+    changed = key[:30] + ("Q" if key[30] != "Q" else "R") + key[31:]
+    path = tmp_path / "corridor.yaml"
+    path.write_text(f"nodes: [{_entry('es')}, {good.replace(key, changed)}]\n")
+    with pytest.raises(ConfigError, match=rf"nodes\.1\.{field} \(node fr\): .*bad checksum"):
+        load_registry(path)
+
+
+def test_leafnode_users_shared_by_nodes_are_refused(tmp_path):
+    path = tmp_path / "corridor.yaml"
+    path.write_text(f"nodes: [{_entry('fr')}, {_entry('es', leafnode_user='fr')}, {_entry('it')}]\n")
+    with pytest.raises(ConfigError, match=r"leafnode_user .* shared: 'fr' \(nodes fr, es\)"):
+        load_registry(path)
+    path.write_text(f"nodes: [{_entry('fr', leafnode_user='a')}, {_entry('es', leafnode_user='b')}]\n")
+    assert [n.leafnode_user for n in load_registry(path).nodes] == ["a", "b"]

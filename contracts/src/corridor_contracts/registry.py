@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from typing import Annotated
 
+import nkeys
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .encoding import nkey_decode
+from .sealing import PREFIX_BYTE_CURVE
 from .types import CountryCode, NodeId
 
-NodePublicKey = Annotated[str, StringConstraints(pattern=r"^N[A-Z2-7]{55}$")]
-NodeSealingKey = Annotated[str, StringConstraints(pattern=r"^X[A-Z2-7]{55}$")]
+
+def _decodable(prefix: int, kind: str):
+    """A key of the right form is also checked as signing and sealing will read it (its prefix and
+    checksum), so a key mistyped by hand is refused when the registry is read, not by every service
+    at its next start."""
+    def check(key: str) -> str:
+        try:
+            nkey_decode(key, prefix, kind)
+        except ValueError as error:
+            hint = ": a character was changed or lost in copying" if "checksum" in str(error) else ""
+            raise ValueError(f"{key[:8]}…{key[-4:]} {error}{hint}") from None
+        return key
+    return AfterValidator(check)
+
+
+NodePublicKey = Annotated[str, StringConstraints(pattern=r"^N[A-Z2-7]{55}$"),
+                          _decodable(nkeys.PREFIX_BYTE_SERVER, "a node (server) nkey")]
+NodeSealingKey = Annotated[str, StringConstraints(pattern=r"^X[A-Z2-7]{55}$"),
+                           _decodable(PREFIX_BYTE_CURVE, "a curve key ('X...')")]
 
 
 class PartnerNode(BaseModel):
@@ -48,6 +69,12 @@ class Registry(BaseModel):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"node ids appear more than once: {', '.join(duplicates)}")
+        users: dict[str, list[str]] = {}
+        for n in self.nodes:  # the hub has one account per user name (a node without one uses its id)
+            users.setdefault(n.leafnode_user or n.id, []).append(n.id)
+        shared = [f"{user!r} (nodes {', '.join(ids)})" for user, ids in users.items() if len(ids) > 1]
+        if shared:
+            raise ValueError(f"leafnode_user names one hub account per node, but these are shared: {'; '.join(shared)}")
         return self
 
     def node(self, node_id: str) -> PartnerNode:

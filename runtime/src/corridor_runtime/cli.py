@@ -8,17 +8,21 @@ from pathlib import Path
 
 import nats
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import access_cli
 from . import migrate_cli
 from . import dead_letters as dl
 from . import node as node_runner
+from .preflight import check_node
 from .registry_file import ConfigError, load_registry
 from .streams import provision
 from .terminal import operator_console
 
-app = typer.Typer(help="Operate a node of the SMART volunteering corridor.", no_args_is_help=True)
+# A traceback's local variables can hold a password or a seed: never print them.
+app = typer.Typer(help="Operate a node of the SMART volunteering corridor.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
 letters = typer.Typer(help="Dead letters: list, show, replay, discard.", no_args_is_help=True)
 app.add_typer(letters, name="dead-letters")
 streams = typer.Typer(help="The node's JetStream streams.", no_args_is_help=True)
@@ -30,6 +34,17 @@ app.add_typer(access_cli.tokens, name="tokens")
 app.add_typer(access_cli.audit, name="audit")
 app.command("migrate")(migrate_cli.migrate)
 console = operator_console()
+
+
+def fail(message: object) -> None:
+    """An error as the operator must read it: config and user text printed literally (a pattern such
+    as `[a-z]` is not rich markup), on one line however long."""
+    console.print(f"[red]error:[/red] {escape(str(message))}", soft_wrap=True)
+
+
+def cells(*values: object) -> list[str]:
+    """Table cells from stream, log or config text, shown as they are."""
+    return [escape(str(v)) for v in values]
 
 
 @app.command("node")
@@ -46,7 +61,7 @@ def node(
         code = asyncio.run(node_runner.run(data_dir=data_dir, node_id=node_id, name=name, country=country,
                                            keep_running=keep_running, nats_port=nats_port, console=console))
     except (ConfigError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        fail(error)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 
@@ -59,9 +74,10 @@ def up(
     """Run one real partner node from its config file: nats-server as a leaf of the hub, streams, four services."""
     try:
         node_config = node_runner.NodeConfig.load(config)
+        check_node(node_config)  # before anything is created
         code = asyncio.run(node_runner.up(node_config, keep_running=keep_running, console=console))
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}")
+        fail(error)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 
@@ -96,8 +112,8 @@ def list_dead_letters(nats_url: str = NATS_URL, limit: int = typer.Option(100)) 
     for column in ("seq", "when", "consumer", "original subject", "deliveries", "reason"):
         table.add_column(column)
     for letter in found:
-        table.add_row(str(letter.sequence), f"{letter.time:%Y-%m-%d %H:%M:%S}" if letter.time else "-", letter.consumer,
-                      letter.original_subject, str(letter.deliveries), letter.reason)
+        table.add_row(*cells(letter.sequence, f"{letter.time:%Y-%m-%d %H:%M:%S}" if letter.time else "-", letter.consumer,
+                            letter.original_subject, letter.deliveries, letter.reason))
     console.print(table)
 
 
@@ -110,7 +126,7 @@ def show_dead_letter(sequence: int, nats_url: str = NATS_URL) -> None:
         console.print(f"[red]no dead letter {sequence}[/red]")
         raise typer.Exit(1)
     console.print_json(json.dumps({k: v for k, v in vars(letter).items() if k != "data"}, default=str))
-    console.print(letter.data.decode(errors="replace"))
+    console.print(letter.data.decode(errors="replace"), markup=False, highlight=False)
 
 
 @letters.command("replay")
@@ -125,10 +141,11 @@ def replay_dead_letter(sequence: int, nats_url: str = NATS_URL) -> None:
     try:
         answer = asyncio.run(ask())
     except dl.ReplayError as error:
-        console.print(f"[red]error:[/red] {error}; the dead letter stays")
+        fail(f"{error}; the dead letter stays")
         raise typer.Exit(1) from None
     state = "applied" if answer["applied"] else "already applied before (nothing changed)"
-    console.print(f"dead letter {sequence}: {state} by {answer['service']} ({answer['consumer']}); removed from the dead letters")
+    console.print(escape(f"dead letter {sequence}: {state} by {answer['service']} ({answer['consumer']}); "
+                         "removed from the dead letters"))
 
 
 @letters.command("discard")
@@ -150,10 +167,10 @@ def provision_streams(
     try:
         peers = [p.id for p in load_registry(registry_file).peers_of(node_id)]
     except (ConfigError, KeyError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        fail(error)
         raise typer.Exit(2) from None
     asyncio.run(_with_js(nats_url, lambda js: provision(js, node_id, peers, replicas=replicas)))
-    console.print(f"streams of node {node_id} provisioned; IN sources from: {', '.join(peers) or 'no peers yet'}")
+    console.print(escape(f"streams of node {node_id} provisioned; IN sources from: {', '.join(peers) or 'no peers yet'}"))
 
 
 @registry_app.command("add")
@@ -164,29 +181,56 @@ def registry_add(
     registry_file: Path = typer.Option(Path("deploy/corridor.yaml"), help="the registry to add it to"),
     data_dir: Path = typer.Option(Path("var"), help="where the node keeps its keys (<data-dir>/<node-id>/)"),
 ) -> None:
-    """Create a node's signing key and pseudonym secret (once, owner-only) and list it in the registry."""
-    from corridor_contracts import PartnerNode, Registry
+    """Create a node's signing key and pseudonym secret (once, owner-only) and list it in the registry.
+
+    Everything is checked first: bad input leaves the registry and the data folder as they were."""
+    from corridor_contracts import PartnerNode, Registry, new_node_seed
     from pydantic import ValidationError
 
+    from .preflight import read_seed
     from .registry_file import save_registry
+    from .validation import describe
 
-    seed = node_runner.ensure_keys(node_runner.NodeLayout(data_dir, node_id))
+    def listed(seed: bytes, previous: PartnerNode | None) -> PartnerNode:
+        kept = previous.model_dump(exclude={"public_key", "sealing_key"}) if previous else {"leafnode_user": node_id}
+        return PartnerNode.of_seed(seed, **{**kept, "id": node_id, "name": name, "country": country})
+
+    def with_entry(current: Registry | None, entry: PartnerNode) -> Registry:
+        nodes = [entry if n.id == node_id else n for n in (current.nodes if current else [])]
+        return Registry(corridor=current.corridor if current else "smart-volunteering",
+                        nodes=nodes if entry in nodes else [*nodes, entry])
+
     try:
-        entry = PartnerNode.of_seed(seed, id=node_id, name=name, country=country, leafnode_user=node_id)
+        listed(new_node_seed(), None)  # the entry's own fields, before any path is made from the node id
+        if registry_file.is_dir():
+            raise ConfigError(f"{registry_file} is a folder; give the registry's file")
         current = load_registry(registry_file) if registry_file.exists() else None
-        nodes = [n for n in (current.nodes if current else []) if n.id != node_id]
         previous = next((n for n in (current.nodes if current else []) if n.id == node_id), None)
-        if previous is not None and (previous.public_key, previous.sealing_key) != (entry.public_key, entry.sealing_key):
-            console.print(f"[red]error:[/red] {registry_file} lists {node_id} with another key; remove it first to rotate keys")
-            raise typer.Exit(2)
-        registry = Registry(corridor=current.corridor if current else "smart-volunteering", nodes=[*nodes, entry])
-    except (ValidationError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        layout = node_runner.NodeLayout(data_dir, node_id)
+        seed = read_seed(layout)
+        if previous is not None and seed is None:
+            raise ConfigError(f"{registry_file} lists {node_id} with another key (its seed is not in {layout.seed_file}): "
+                              "give the --data-dir that holds it, or remove the node from the registry first to make new keys")
+        if previous is not None and (previous.public_key, previous.sealing_key) != (
+                (entry := listed(seed, previous)).public_key, entry.sealing_key):
+            raise ConfigError(f"{registry_file} lists {node_id} with another key than {layout.seed_file}'s; "
+                              "remove it first to rotate keys")
+        with_entry(current, listed(seed or new_node_seed(), previous))  # the whole registry, as it will be written
+    except ValidationError as error:
+        fail(describe(error))
         raise typer.Exit(2) from None
-    save_registry(registry, registry_file)
-    console.print(f"{node_id} ({name}, {country}) is in {registry_file} with signing key {entry.public_key} "
-                  f"and sealing key {entry.sealing_key}; "
-                  f"its secrets are in {data_dir / node_id}/. Give every node the new registry.")
+    except ConfigError as error:
+        fail(error)
+        raise typer.Exit(2) from None
+    try:
+        entry = listed(seed or node_runner.ensure_keys(layout), previous)
+        save_registry(with_entry(current, entry), registry_file)
+    except OSError as error:
+        fail(f"{error.filename or registry_file}: {error.strerror}")
+        raise typer.Exit(2) from None
+    console.print(escape(f"{node_id} ({name}, {country}) is in {registry_file} with signing key {entry.public_key} "
+                         f"and sealing key {entry.sealing_key}; "
+                         f"its secrets are in {data_dir / node_id}/. Give every node the new registry."), soft_wrap=True)
 
 
 @registry_app.command("hub-config")
@@ -200,7 +244,7 @@ def registry_hub_config(
     try:
         registry = load_registry(registry_file)
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}")
+        fail(error)
         raise typer.Exit(2) from None
     typer.echo(hub_config(registry), nl=False)
 
@@ -231,14 +275,14 @@ def trace(
 
     steps = tracing.in_order([*asyncio.run(gather()), *tracing.from_logs(logs, correlation_id)])
     if not steps:
-        console.print(f"nothing found for {correlation_id}")
+        console.print(escape(f"nothing found for {correlation_id}"))
         raise typer.Exit(1)
-    table = Table(title=f"journey {correlation_id}")
+    table = Table(title=escape(f"journey {correlation_id}"))
     for column in ("occurred", "node", "where", "what", "origin → target", "detail"):
         table.add_column(column)
     for step in steps:
-        table.add_row(step.occurred_at, step.node, step.where, step.what,
-                      f"{step.origin} → {step.target}" if step.target else step.origin, step.detail)
+        table.add_row(*cells(step.occurred_at, step.node, step.where, step.what,
+                             f"{step.origin} → {step.target}" if step.target else step.origin, step.detail))
     console.print(table)
 
 
@@ -268,28 +312,29 @@ def status(
             await nc.close()
 
     services, sources, dead = asyncio.run(gather())
-    table = Table(title=f"node {node_id}: services")
+    table = Table(title=escape(f"node {node_id}: services"))
     for column in ("service", "state", "consumer", "stream", "lag", "unacked", "outbox backlog", "dead letters"):
         table.add_column(column)
     for service, answer in services.items():
         letters = sum(count for subject, count in dead.items() if subject.split(".")[2] == service)
         if answer is None:
-            table.add_row(service, "[red]down[/red]", "-", "-", "-", "-", "-", str(letters))
+            table.add_row(service, "[red]down[/red]", *cells("-", "-", "-", "-", "-", letters))
             continue
         consumers = answer.get("consumers") or [{}]
         for i, consumer in enumerate(consumers):
-            table.add_row(service if i == 0 else "", "[green]up[/green]" if i == 0 else "", consumer.get("name", "-"),
-                          consumer.get("stream", "-"), str(consumer.get("pending", "-")), str(consumer.get("ack_pending", "-")),
-                          str(answer.get("outbox_backlog")) if i == 0 else "", str(letters) if i == 0 else "")
+            table.add_row(service if i == 0 else "", "[green]up[/green]" if i == 0 else "",
+                          *cells(consumer.get("name", "-"), consumer.get("stream", "-"), consumer.get("pending", "-"),
+                                 consumer.get("ack_pending", "-"), answer.get("outbox_backlog") if i == 0 else "",
+                                 letters if i == 0 else ""))
     console.print(table)
-    peers = Table(title=f"node {node_id}: what arrives from the corridor (IN's sources)")
+    peers = Table(title=escape(f"node {node_id}: what arrives from the corridor (IN's sources)"))
     for column in ("from", "events", "lag", "last active", "error"):
         peers.add_column(column)
     for source in sources:
         api = (source.get("external") or {}).get("api", "")
         origin = api.split(".")[1] if api.startswith("$JS.") else node_id + " (itself)"
         active = source.get("active", -1)
-        peers.add_row(origin, source.get("filter_subject", ""), str(source.get("lag", 0)),
-                      "never" if active is None or active < 0 else f"{active / 1e9:.1f} s ago",
-                      (source.get("error") or {}).get("description", ""))
+        peers.add_row(*cells(origin, source.get("filter_subject", ""), source.get("lag", 0),
+                             "never" if active is None or active < 0 else f"{active / 1e9:.1f} s ago",
+                             (source.get("error") or {}).get("description", "")))
     console.print(peers)

@@ -15,7 +15,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from corridor_contracts import Registry, Signer
 from corridor_contracts.types import NodeId
 
-from .registry_file import ConfigError
+from .registry_file import ConfigError, read_config_text
+
+
+class NodeConfigFile(TomlConfigSettingsSource):
+    """The node config file, read as UTF-8 with or without a byte-order mark (which Windows editors
+    write and TOML parsers refuse)."""
+
+    def _read_file(self, file_path) -> dict:
+        return tomllib.loads(read_config_text(Path(file_path), what="node config (CORRIDOR_CONFIG)"))
 
 
 class NodeSettings(BaseSettings):
@@ -107,7 +115,7 @@ class NodeSettings(BaseSettings):
             if not path.is_file():
                 raise FileNotFoundError(f"CORRIDOR_CONFIG names {path}, which is not a file")
             try:
-                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+                sources.append(NodeConfigFile(settings_cls, toml_file=path))
             except tomllib.TOMLDecodeError as error:
                 raise ConfigError(f"{path} (CORRIDOR_CONFIG): not valid TOML: {error}") from None
         return tuple(sources)

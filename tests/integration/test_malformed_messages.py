@@ -57,17 +57,23 @@ def _garbage(rng: random.Random, event_type: str, limit: int) -> list[bytes]:
             json.dumps(wrong_type).encode(), json.dumps(broken).encode(), b"{" + b" " * (limit - 300) + b"}"]
 
 
-async def test_every_consumed_subject_dead_letters_garbage_and_goes_on(tmp_path, nats_node):
-    nc = await nats.connect(nats_node.url)
-    js = nc.jetstream()
-    await provision(js, "fr", peers=["es"])
+def _node(tmp_path, nats_url):
+    """Node fr's settings for a service, with a registry that lists fr and es."""
     registry = tmp_path / "corridor.yaml"
     save_registry(Registry(nodes=[PartnerNode.of_seed(SEED, id="fr", name="Elan", country="FR"),
                                   PartnerNode.of_seed(new_node_seed(), id="es", name="Incoma", country="ES")]), registry)
 
     def settings(service):
-        return NodeSettings(node_id="fr", service=service, nats_url=nats_node.url, data_dir=tmp_path, registry_file=registry,
+        return NodeSettings(node_id="fr", service=service, nats_url=nats_url, data_dir=tmp_path, registry_file=registry,
                             signing_seed=SEED.decode(), pseudonym_secret=secrets.token_hex(32), max_deliver=2)
+    return settings
+
+
+async def test_every_consumed_subject_dead_letters_garbage_and_goes_on(tmp_path, nats_node):
+    nc = await nats.connect(nats_node.url)
+    js = nc.jetstream()
+    await provision(js, "fr", peers=["es"])
+    settings = _node(tmp_path, nats_node.url)
     hosts = [build_profiles(settings("profiles")), build_matching(settings("matching")),
              build_notifications(settings("notifications"), NotificationSettings(maildir=tmp_path / "maildir")),
              build_reporting(settings("reporting"))]
@@ -108,3 +114,40 @@ async def test_every_consumed_subject_dead_letters_garbage_and_goes_on(tmp_path,
         for host in hosts:
             await host.stop()
         await nc.close()
+
+
+async def test_an_event_of_a_type_this_release_does_not_know_is_dead_lettered_with_why(tmp_path, nats_node):
+    """A partner on a newer release sends a type no service here reads: no consumer's filter takes
+    it, so the node's watcher (run by reporting) dead-letters it instead of leaving it in IN unseen."""
+    nc = await nats.connect(nats_node.url)
+    js = nc.jetstream()
+    await provision(js, "fr", peers=["es"])
+    reporting = build_reporting(_node(tmp_path, nats_node.url)("reporting"))
+    try:
+        await reporting.start()
+        newer = {**Envelope.wrap(SAMPLES["OpportunityClosed"], origin="fr").to_wire(), "type": "BadgeAwarded"}
+        await js.publish("corridor.bcast.fr.BadgeAwarded", json.dumps(newer).encode())
+        await js.publish("corridor.direct.fr.fr.MentorAssigned", json.dumps({**newer, "type": "MentorAssigned"}).encode())
+        known = Envelope.wrap(SAMPLES["OpportunityClosed"], origin="fr")
+        await js.publish("corridor.bcast.fr.OpportunityClosed", known.encode())
+
+        async def two_letters():
+            return (await js.stream_info(dead_letters.STREAM)).state.messages >= 2
+
+        assert await eventually(two_letters, timeout=60)
+        watcher = await js.consumer_info("IN", "unknown-events")
+        assert await eventually(lambda: _all_acked(js), timeout=30)  # the known one too: read, not dead-lettered
+        letters = await dead_letters.read_all(js)
+        assert sorted(letter.original_subject for letter in letters) == [
+            "corridor.bcast.fr.BadgeAwarded", "corridor.direct.fr.fr.MentorAssigned"]
+        assert all("unknown event type" in letter.reason and "newer release" in letter.reason for letter in letters)
+        assert {letter.consumer for letter in letters} == {"unknown-events"}
+        assert watcher.config.filter_subjects == ["corridor.bcast.*.*", "corridor.direct.fr.*.*"]
+    finally:
+        await reporting.stop()
+        await nc.close()
+
+
+async def _all_acked(js) -> bool:
+    info = await js.consumer_info("IN", "unknown-events")
+    return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq >= 3

@@ -7,7 +7,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corridor_contracts import CATALOGUE, Scope
+from corridor_runtime import unknown_events
 from corridor_runtime.consumer import Subscription
+from corridor_runtime.dead_letters import DeadLetters
 from corridor_runtime.service import ServiceHost
 from corridor_runtime.settings import NodeSettings
 
@@ -49,5 +51,8 @@ def build(settings: NodeSettings | None = None, *, threshold: int | None = None)
     host.add_loop("outcome-figures", figures.run_forever)
     metrics = NodeMetrics(host)
     host.add_loop("metrics", metrics.run_forever)
+    # The node's one watcher for events of types this release does not know (unknown_events.py).
+    host.add_loop("unknown-events", lambda: unknown_events.watch(
+        host.js, DeadLetters(host.js, node=settings.node_id, service=SERVICE), settings.node_id))
     host.http_app = create_app(host, threshold=threshold, metrics=metrics)
     return host

@@ -8,11 +8,11 @@ the libraries are this environment's (every release so far needs no other versio
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import tarfile
-import io
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ PACKAGES = ("contracts", "runtime", "services/profiles", "services/matching", "s
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, timeout=120)
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, timeout=120, check=False)
 
 
 def release_source(version: str, into: Path) -> Path:
@@ -53,7 +53,7 @@ def run_with(tree: Path, code: str, *args: str, timeout: float = 120) -> str:
     with its stderr."""
     env = {**os.environ, "PYTHONPATH": python_path(tree)}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=tree)
+                          timeout=timeout, cwd=tree, check=False)
     if done.returncode != 0:
         pytest.fail(f"release code failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return done.stdout

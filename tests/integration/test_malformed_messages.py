@@ -10,7 +10,6 @@ import secrets
 
 import nats
 import pytest
-
 from corridor_contracts import CATALOGUE, Envelope, PartnerNode, Registry, Scope, new_node_seed
 from corridor_matching.bootstrap import build as build_matching
 from corridor_notifications.bootstrap import build as build_notifications

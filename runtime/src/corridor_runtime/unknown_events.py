@@ -11,11 +11,10 @@ read those). An unknown *version* of a known type is the handling consumer's to 
 from __future__ import annotations
 
 import structlog
+from corridor_contracts import CATALOGUE, UnknownEvent, subjects
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-from corridor_contracts import CATALOGUE, UnknownEvent, subjects
 
 from .dead_letters import DeadLetters
 

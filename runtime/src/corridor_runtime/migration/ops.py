@@ -78,7 +78,8 @@ def create_delivery_tables_0_1_0(service: str) -> None:
 
 
 def upgrade_delivery_tables_0_2_0(service: str) -> None:
-    """Release 0.2.0: the authority ledger, and the outbox's pending rows found by seq alone."""
+    """Release 0.2.0: the authority ledger; the outbox's pending rows found by seq alone, and each
+    row's trace context (W3C traceparent) to send with it."""
     create_table_if_missing(
         f"{service}_authority",
         sa.Column("datum", sa.String(length=64), nullable=False),
@@ -91,9 +92,12 @@ def upgrade_delivery_tables_0_2_0(service: str) -> None:
     drop_index_if_present(f"ix_{service}_outbox_pending", f"{service}_outbox")
     create_index_if_missing(f"ix_{service}_outbox_unpublished", f"{service}_outbox", ["seq"], unique=False,
                             **_unpublished())
+    add_column_if_missing(f"{service}_outbox", sa.Column("traceparent", sa.String(length=55), nullable=True))
 
 
 def downgrade_delivery_tables_0_2_0(service: str) -> None:
+    with op.batch_alter_table(f"{service}_outbox") as table:
+        table.drop_column("traceparent")
     op.drop_index(f"ix_{service}_outbox_unpublished", table_name=f"{service}_outbox")
     op.create_index(f"ix_{service}_outbox_pending", f"{service}_outbox", ["next_attempt_at", "seq"], unique=False,
                     **_unpublished())

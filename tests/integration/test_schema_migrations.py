@@ -22,6 +22,7 @@ from corridor_runtime.database import Database
 from corridor_runtime.node import SERVICES
 from corridor_runtime.service import status_subject
 from corridor_runtime.settings import NodeSettings
+from corridor_runtime.streams import provision
 from harness.releases import release_source, run_with
 from sqlalchemy import text
 
@@ -144,6 +145,15 @@ async def test_a_service_on_a_schema_it_does_not_know_says_so_in_its_status(tmp_
         answer = json.loads((await nc.request(status_subject("fr", "notifications"), b"", timeout=5)).data)
         assert "'9999'" in answer["failing"]["schema"]
         assert answer["consumers"] == []  # it handles nothing
+        await provision(nc.jetstream(), "fr", peers=[])
+        shown = await asyncio.to_thread(subprocess.run, [CORRIDOR, "status", "--node-id", "fr", "--nats-url",
+                                        nats_node.url], capture_output=True, text=True, timeout=60, check=False,
+                                        env={**os.environ, "COLUMNS": "200"})
+        assert shown.returncode == 0, shown.stderr
+        notifications = next(line for line in shown.stdout.splitlines() if "│ notifications" in line)
+        assert "failing" in notifications
+        assert "notifications is failing (schema): the notifications database is at schema revision '9999'" in \
+            " ".join(shown.stdout.split())
     finally:
         await nc.close()
         await host.stop()

@@ -320,13 +320,17 @@ def status(
         if answer is None:
             table.add_row(service, "[red]down[/red]", *cells("-", "-", "-", "-", "-", letters))
             continue
+        state = "[red]failing[/red]" if answer.get("failing") else "[green]up[/green]"
         consumers = answer.get("consumers") or [{}]
         for i, consumer in enumerate(consumers):
-            table.add_row(service if i == 0 else "", "[green]up[/green]" if i == 0 else "",
+            table.add_row(service if i == 0 else "", state if i == 0 else "",
                           *cells(consumer.get("name", "-"), consumer.get("stream", "-"), consumer.get("pending", "-"),
                                  consumer.get("ack_pending", "-"), answer.get("outbox_backlog") if i == 0 else "",
                                  letters if i == 0 else ""))
     console.print(table)
+    for service, answer in services.items():
+        for what, why in ((answer or {}).get("failing") or {}).items():
+            console.print(escape(f"{service} is failing ({what}): {why}"), style="red", soft_wrap=True)
     peers = Table(title=escape(f"node {node_id}: what arrives from the corridor (IN's sources)"))
     for column in ("from", "events", "lag", "last active", "error"):
         peers.add_column(column)

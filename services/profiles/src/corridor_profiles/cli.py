@@ -16,13 +16,15 @@ from corridor_runtime.registry_file import ConfigError
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.terminal import operator_console
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import csv_import
 from .bootstrap import SERVICE, build
 
-app = typer.Typer(help="Profiles service of a corridor node.", no_args_is_help=True)
+# Rows hold personal data: a traceback must not print its local variables.
+app = typer.Typer(help="Profiles service of a corridor node.", no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = operator_console()
 
 
@@ -52,7 +54,7 @@ def import_csv(
         host = build(NodeSettings(service=SERVICE))
         total = csv_import.row_count(file, kind.value)
     except (csv_import.CsvFileError, ConfigError, ValidationError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)  # file and cell text as they are
         raise typer.Exit(2) from None
 
     async def run() -> csv_import.ImportReport:
@@ -66,16 +68,16 @@ def import_csv(
             await host.db.dispose()
 
     report = asyncio.run(run())
-    console.print(f"{file}: {report.rows} rows — [green]{len(report.imported)} imported[/green], "
+    console.print(f"{escape(str(file))}: {report.rows} rows — [green]{len(report.imported)} imported[/green], "
                   f"{len(report.already)} already imported, [red]{len(report.rejected)} rejected[/red]")
     if report.rejected:
         table = Table(title="rejected rows")
         for column in ("line", "reference", "why"):
             table.add_column(column, overflow="fold")
         for line, reference, why in report.rejected:
-            table.add_row(str(line), reference or "-", why)
+            table.add_row(str(line), escape(reference or "-"), escape(why))
         console.print(table)
         if rejected_report:
             csv_import.write_rejected(report, rejected_report)
-            console.print(f"rejected rows written to {rejected_report}")
+            console.print(escape(f"rejected rows written to {rejected_report}"))
         raise typer.Exit(3)

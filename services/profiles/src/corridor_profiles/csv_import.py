@@ -2,21 +2,29 @@
 
 Each row is all or nothing (its own unit of work). Rows need a `reference` (the partner's own id),
 so re-running a file imports nothing twice: a reference already on the node is reported as
-"already imported". Lists inside a cell are separated by ';' and pairs by ':' (e.g. `fr:B2;ar:C2`).
+"already imported" when the row is the same person (her personal fields as stored), and rejected when
+it names someone else. Lists inside a cell are separated by ';' and pairs by ':' (e.g. `fr:B2;ar:C2`).
+
+Rows are split by the csv module only: a line separator (U+2028) or a form feed typed inside a cell
+stays in the cell.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from corridor_runtime.service import ServiceHost
 from pydantic import ValidationError
 from sqlalchemy import select
-
-from corridor_runtime.service import ServiceHost
 
 from . import opportunities, volunteers
 from .errors import ProfilesError
@@ -39,6 +47,10 @@ REQUIRED = {"volunteers": {"reference", "given_name", "family_name", "country_of
             "opportunities": {"reference", "organisation_reference", "title", "country", "hours_per_week", "starts_on",
                               "slots_total"}}
 TRUE, FALSE = {"yes", "y", "true", "1", "x", "oui", "sí", "si", "sì"}, {"no", "n", "false", "0", "", "non"}
+# The longest text any field takes is 4000 characters (a description); a longer cell is refused as it is,
+# not read into a model. The csv module's own limit (131072) would end the whole import with an error.
+MAX_CELL = 10_000
+NUL_REFUSED = "text may not contain NUL characters (\\u0000)"  # as the HTTP API says it
 
 
 # Where a field of the model comes from in the file, to name the column the operator must fix.
@@ -74,6 +86,27 @@ class CsvFileError(ValueError):
 
 class RowError(ValueError):
     pass
+
+
+@cache
+def known_skill_codes() -> frozenset[str] | None:
+    """The codes of the corridor's skills taxonomy, from the data file the matching service ships
+    (read as data, not code); None where a node's install lacks it, and then codes are checked by form only."""
+    try:
+        data = json.loads(resources.files("corridor_matching").joinpath("data/skills.json").read_text(encoding="utf-8"))
+    except (ModuleNotFoundError, OSError, ValueError):
+        return None
+    return frozenset(s["code"] for s in data["skills"])
+
+
+def _known_skills(name: str, codes: list[str]) -> list[str]:
+    known = known_skill_codes()
+    unknown = [c for c in codes if known is not None and c not in known]
+    if unknown:
+        hint = " (free text goes in free_text_skills)" if name == "skills" else ""
+        raise RowError(f"{name}: {', '.join(repr(c) for c in unknown)} "
+                       f"{'is not a code' if len(unknown) == 1 else 'are not codes'} of the corridor's skills taxonomy{hint}")
+    return codes
 
 
 @dataclass
@@ -129,7 +162,7 @@ def volunteer_from_row(row: dict[str, str]) -> volunteers.NewVolunteer:
                   "willing_to_move": _flag("willing_to_move", row.get("willing_to_move")),
                   "remote_only": _flag("remote_only", row.get("remote_only"))},
         "languages": _pairs("languages", row.get("languages"), ("language", "level")),
-        "skills": _items(row.get("skills")),
+        "skills": _known_skills("skills", _items(row.get("skills"))),
         "free_text_skills": _items(row.get("free_text_skills")),
         "availability": {"hours_per_week": _text(row.get("hours_per_week")), "available_from": _text(row.get("available_from")),
                          "available_until": _text(row.get("available_until"))},
@@ -142,13 +175,14 @@ def volunteer_from_row(row: dict[str, str]) -> volunteers.NewVolunteer:
 
 
 def opportunity_from_row(row: dict[str, str], organisation_id: str) -> opportunities.NewOpportunity:
+    required = _pairs("required_skills", row.get("required_skills"), ("code", "level"))
+    _known_skills("required_skills", [p["code"] for p in required])
     data: dict[str, Any] = {
         "reference": _text(row.get("reference")),
         "organisation_id": organisation_id,
         "title": _text(row.get("title")),
         "description": (row.get("description") or "").strip(),
-        "required_skills": [{"code": p["code"], "level": p["level"]}
-                            for p in _pairs("required_skills", row.get("required_skills"), ("code", "level"))],
+        "required_skills": [{"code": p["code"], "level": p["level"]} for p in required],
         "languages": _pairs("languages", row.get("languages"), ("language", "level")),
         "place": {"country": _text(row.get("country")), "region": _text(row.get("region")), "city": _text(row.get("city")),
                   "remote": _flag("remote", row.get("remote"))},
@@ -173,7 +207,17 @@ def read_rows(path: Path, kind: str) -> list[tuple[int, dict[str, str]]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(text.splitlines(keepends=True), dialect=dialect)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))  # no cell is longer than the file: each is judged below
+    try:
+        return _rows(path, kind, csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
+    except csv.Error as error:
+        raise CsvFileError(f"{path}: not readable as CSV: {error}") from None
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _rows(path: Path, kind: str, reader: csv.DictReader) -> list[tuple[int, dict[str, str]]]:
     columns = {c.strip() for c in reader.fieldnames or [] if c}
     missing = sorted(REQUIRED[kind] - columns)
     if missing:
@@ -182,17 +226,59 @@ def read_rows(path: Path, kind: str) -> list[tuple[int, dict[str, str]]]:
     rows = []
     for row in reader:
         clean = {(k or "").strip(): v for k, v in row.items()}
-        if None in row or "" in clean and clean[""]:
-            rows.append((reader.line_num, {"__error__": "the row has more cells than the header has columns"}))
+        if None in row or clean.get(""):
+            rows.append((reader.line_num, {"__error__": "the row has more cells than the header has columns",
+                                           "reference": _short(clean.get("reference"))}))
             continue
-        if any((v or "").strip() for v in clean.values()):
+        refused = _refused_cells(clean)
+        if refused:
+            rows.append((reader.line_num, {"__error__": refused, "reference": _short(clean.get("reference"))}))
+        elif any((v or "").strip() for v in clean.values()):
             rows.append((reader.line_num, clean))
     return rows
+
+
+def _short(value: str | None) -> str:
+    """A reference fit to show in a report (a refused cell can be anything)."""
+    value = (value or "").replace("\x00", "").strip()
+    return value if len(value) <= 100 else value[:100] + "…"
+
+
+def _refused_cells(row: dict[str, str | None]) -> str | None:
+    """Why no field can take the row's cells as they are: too long, or holding a NUL character."""
+    reasons = []
+    for column, value in row.items():
+        if value and len(value) > MAX_CELL:
+            reasons.append(f"{column}: {len(value)} characters, more than a cell may hold ({MAX_CELL})")
+        elif value and "\x00" in value:
+            reasons.append(f"{column}: {NUL_REFUSED}")
+    return "; ".join(reasons) or None
 
 
 async def _exists(host: ServiceHost, table, reference: str) -> bool:
     async with host.sessions() as session:
         return (await session.execute(select(table.c.reference).where(table.c.reference == reference))).first() is not None
+
+
+def _personal(values: dict[str, Any]) -> dict[str, Any]:
+    return {c: values[c].isoformat() if isinstance(values[c], date) else values[c] for c in volunteers.PERSONAL_COLUMNS}
+
+
+async def _registered_as(host: ServiceHost, reference: str) -> dict[str, Any] | None:
+    """The personal fields, as stored, of the volunteer registered with this reference, if any."""
+    async with host.sessions() as session:
+        row = (await session.execute(select(*(volunteers_table.c[c] for c in volunteers.PERSONAL_COLUMNS))
+                                     .where(volunteers_table.c.reference == reference))).first()
+    return _personal(row._asdict()) if row is not None else None
+
+
+def _same_person(new: volunteers.NewVolunteer, registered: dict[str, Any], reference: str) -> None:
+    """A row whose reference is taken is the volunteer already registered only if her personal fields
+    are the ones stored; else it is someone else, who would silently not be registered."""
+    differ = [c for c, value in _personal(new.model_dump(mode="json")).items() if value != registered[c]]
+    if differ:
+        raise RowError(f"reference: {reference!r} is already registered to another person ({', '.join(differ)} "
+                       "differ); give her a reference of her own, or correct the registered volunteer on the node")
 
 
 async def _organisation_id(host: ServiceHost, reference: str | None) -> str:
@@ -217,12 +303,17 @@ async def import_file(host: ServiceHost, path: Path, kind: str, *, on_row: Calla
                 raise RowError(row["__error__"])
             if not reference:
                 raise RowError("reference: required (it is what makes a re-run import nothing twice)")
-            if await _exists(host, table, reference):
-                report.already.append((line, reference))
-                continue
             if kind == "volunteers":
                 new = volunteer_from_row(row)
+                registered = await _registered_as(host, reference)
+                if registered is not None:
+                    _same_person(new, registered, reference)
+                    report.already.append((line, reference))
+                    continue
                 operation = volunteers.register
+            elif await _exists(host, table, reference):
+                report.already.append((line, reference))
+                continue
             else:
                 new = opportunity_from_row(row, await _organisation_id(host, row.get("organisation_reference")))
                 operation = opportunities.publish

@@ -162,14 +162,23 @@ def provision_streams(
     nats_url: str = NATS_URL,
     replicas: int | None = typer.Option(None, min=1, max=5, envvar="CORRIDOR_STREAM_REPLICAS",
                                          help="copies of each stream (3 on a 3-server node; default: 1, or as they are)"),
+    wait: float = typer.Option(0, min=0, help="seconds to wait for the nats-server to come up (0: try once)"),
 ) -> None:
     """Create or update LOCAL, OUT, IN (sourced from every peer in the registry) and DEADLETTER."""
+    from .connection import ServerNotReady
+    from .streams import provision_node
+
     try:
         peers = [p.id for p in load_registry(registry_file).peers_of(node_id)]
     except (ConfigError, KeyError) as error:
         fail(error)
         raise typer.Exit(2) from None
-    asyncio.run(_with_js(nats_url, lambda js: provision(js, node_id, peers, replicas=replicas)))
+    try:
+        asyncio.run(provision_node(nats_url, node_id, peers, replicas=replicas, wait=wait,
+                                   waiting=lambda line: console.print(escape(line), soft_wrap=True)))
+    except ServerNotReady as error:
+        fail(error)
+        raise typer.Exit(2) from None
     console.print(escape(f"streams of node {node_id} provisioned; IN sources from: {', '.join(peers) or 'no peers yet'}"))
 
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -20,20 +22,20 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-
 from . import dead_letters
+from .connection import connect_when_ready
 
 DAY = 24 * 3600.0
 
 
 def node_streams(node_id: str, peers: list[str], *, max_age_days: float = 90) -> list[StreamConfig]:
-    common = dict(
-        retention=RetentionPolicy.LIMITS,  # never work-queue: several services read each stream
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.OLD,
-        max_age=max_age_days * DAY,
-        duplicate_window=120.0,
-    )
+    common = {
+        "retention": RetentionPolicy.LIMITS,  # never work-queue: several services read each stream
+        "storage": StorageType.FILE,
+        "discard": DiscardPolicy.OLD,
+        "max_age": max_age_days * DAY,
+        "duplicate_window": 120.0,
+    }
     # Its own broadcasts and what it addresses to itself (a node can host its own volunteers).
     sources = [StreamSource(name="OUT", filter_subject=f"corridor.bcast.{node_id}.>"),
                StreamSource(name="OUT", filter_subject=f"corridor.direct.{node_id}.{node_id}.>")]
@@ -66,3 +68,15 @@ async def provision(js: JetStreamContext, node_id: str, peers: list[str], *, rep
             config.num_replicas = replicas or current.config.num_replicas
             await js.update_stream(config)
 
+
+
+async def provision_node(url: str, node_id: str, peers: list[str], *, replicas: int | None = None, wait: float = 0,
+                         waiting: Callable[[str], None] | None = None) -> None:
+    """Provision the streams of the node whose nats-server is at `url`, waiting up to `wait` seconds
+    for that server to come up (a compose file starts both together). Raises
+    connection.ServerNotReady when it does not."""
+    nc = await connect_when_ready(url, name=f"{node_id}-streams", wait=wait, waiting=waiting)
+    try:
+        await provision(nc.jetstream(), node_id, peers, replicas=replicas)
+    finally:
+        await nc.close()

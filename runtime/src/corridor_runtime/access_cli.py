@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .access import AccessError, AccessStore, Role, audit_as_csv
@@ -70,7 +71,7 @@ def _run(store: AccessStore, work: Callable[[AccessStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(go())
     except (AccessError, ValueError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)  # a pattern like [a-z] is no markup
         raise typer.Exit(2) from None
 
 
@@ -97,7 +98,7 @@ def users_add(
     password, made = _new_password(password_stdin)
     account = _run(_store(config, data_dir, node, database_url), lambda s: s.add_account(username, roles, password))
     console.print(
-        f"account {account.username} added, roles: {', '.join(account.roles)}"
+        escape(f"account {account.username} added, roles: {', '.join(account.roles)}")
         + (f"; password: [bold]{password}[/bold] (shown this once)" if made else "")
     )
 
@@ -113,8 +114,8 @@ def users_list(
         table.add_column(column)
     for account in found:
         table.add_row(
-            account.username,
-            ", ".join(account.roles),
+            escape(account.username),
+            escape(", ".join(account.roles)),
             f"{account.created_at:%Y-%m-%d %H:%M}",
             f"{account.disabled_at:%Y-%m-%d %H:%M}" if account.disabled_at else "",
         )
@@ -131,7 +132,7 @@ def users_disable(
 ) -> None:
     """Disable an account: its sessions stop working at their next request."""
     _run(_store(config, data_dir, node, database_url), lambda s: s.set_disabled(username, True))
-    console.print(f"account {username} disabled")
+    console.print(escape(f"account {username} disabled"))
 
 
 @users.command("enable")
@@ -144,7 +145,7 @@ def users_enable(
 ) -> None:
     """Enable a disabled account again."""
     _run(_store(config, data_dir, node, database_url), lambda s: s.set_disabled(username, False))
-    console.print(f"account {username} enabled")
+    console.print(escape(f"account {username} enabled"))
 
 
 @users.command("password")
@@ -161,7 +162,7 @@ def users_password(
     """Set a new password (shown once unless given on stdin)."""
     password, made = _new_password(password_stdin)
     _run(_store(config, data_dir, node, database_url), lambda s: s.set_password(username, password))
-    console.print(f"password of {username} changed" + (f": [bold]{password}[/bold] (shown this once)" if made else ""))
+    console.print(escape(f"password of {username} changed") + (f": [bold]{password}[/bold] (shown this once)" if made else ""))
 
 
 @tokens.command("issue")
@@ -190,9 +191,9 @@ def tokens_list(
         table.add_column(column)
     for token in found:
         table.add_row(
-            token.token_id,
-            token.name,
-            ", ".join(token.roles),
+            escape(token.token_id),
+            escape(token.name),
+            escape(", ".join(token.roles)),
             f"{token.created_at:%Y-%m-%d}",
             f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "never",
             f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "",
@@ -210,7 +211,7 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token: refused from its next request."""
     _run(_store(config, data_dir, node, database_url), lambda s: s.revoke_token(token_id))
-    console.print(f"token {token_id} revoked")
+    console.print(escape(f"token {token_id} revoked"))
 
 
 @audit.command("export")
@@ -237,4 +238,4 @@ def audit_export(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"{total} rows written to {output}")
+        console.print(escape(f"{total} rows written to {output}"))

@@ -17,7 +17,6 @@ from . import dead_letters as dl
 from . import node as node_runner
 from .preflight import check_node
 from .registry_file import ConfigError, load_registry
-from .streams import provision
 from .terminal import operator_console
 
 # A traceback's local variables can hold a password or a seed: never print them.

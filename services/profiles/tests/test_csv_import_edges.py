@@ -128,3 +128,15 @@ async def test_an_opportunity_asking_for_an_unknown_skill_code_is_rejected_namin
     assert "2 rows — 1 imported, 0 already imported, 1 rejected" in done.stdout, done.stdout
     assert "required_skills: 'care.nursing-x' is not a code of the corridor's skills taxonomy" in done.stdout
 
+
+
+async def test_quotes_doubled_inside_a_cell_far_into_the_file_are_read_as_quotes(tmp_path, registry_file, database_url):
+    file = tmp_path / "volunteers.csv"
+    long_but_valid = ";".join(f"{'couture ' * 17}{i}" for i in range(30))  # the first 4 KB hold no quote at all
+    _write(file, [_volunteer(reference="FR-001", free_text_skills=long_but_valid),
+                  _volunteer(reference="FR-002", given_name="Fatou", city='Saint-Denis "La Plaine", 93')])
+    assert len(file.read_text().splitlines()[1]) > 4096 and '"Saint-Denis ""La Plaine"", 93"' in file.read_text()
+    done = _run(["volunteers", str(file)], _env(tmp_path, registry_file, database_url))
+    assert done.returncode == 0, done.stdout + done.stderr
+    registered = {v["reference"]: v["details"] for v in await _volunteers(tmp_path, registry_file, database_url)}
+    assert registered["FR-002"]["place"]["city"] == 'Saint-Denis "La Plaine", 93'

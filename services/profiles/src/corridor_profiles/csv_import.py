@@ -203,14 +203,15 @@ def read_rows(path: Path, kind: str) -> list[tuple[int, dict[str, str]]]:
         raise CsvFileError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:
         raise CsvFileError(f"{path}: not UTF-8 text (byte {error.start}); save the file as CSV UTF-8") from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    # Spreadsheets write CSV one way (quotes doubled inside quoted cells) with ',' or ';' (or tabs) between
+    # cells: the header, whose cells are plain column names, tells which. Guessing quoting from a sample
+    # as well (csv.Sniffer) takes a file whose first rows hold no quote for one that never doubles them.
+    header = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=header.count)
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, len(text) + 1))  # no cell is longer than the file: each is judged below
     try:
-        return _rows(path, kind, csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
+        return _rows(path, kind, csv.DictReader(io.StringIO(text, newline=""), dialect=csv.excel, delimiter=delimiter))
     except csv.Error as error:
         raise CsvFileError(f"{path}: not readable as CSV: {error}") from None
     finally:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
-import hashlib
 import html.parser
 import json
 import os
@@ -46,9 +44,10 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import pytest
 
+from . import npm
+
 PACKAGE_DIR = Path(__file__).with_name("oidc")
 PROVIDER_SCRIPT = PACKAGE_DIR / "provider.mjs"
-_STAMP = ".corridor-installed"  # in node_modules: the sha256 of the package-lock.json it was installed from
 START_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 _MAX_PAGES = 12  # requests a browser sign-in may take before it is declared stuck
@@ -61,49 +60,12 @@ class OidcProviderError(RuntimeError):
 # --- installation ------------------------------------------------------------------------------
 
 
-def _lock_digest() -> str:
-    return hashlib.sha256((PACKAGE_DIR / "package-lock.json").read_bytes()).hexdigest()
-
-
-def _installed() -> bool:
-    stamp = PACKAGE_DIR / "node_modules" / _STAMP
-    try:
-        return stamp.read_text().strip() == _lock_digest()
-    except FileNotFoundError:
-        return False
-
-
 def ensure_installed(timeout: float = 300.0) -> Path:
-    """Run `npm ci` in tests/harness/oidc unless its node_modules were installed from the current
-    package-lock.json (a stamp in node_modules records the lock's hash: absent or different means
-    reinstall). Serialised by a file lock so parallel test processes do not race. Returns the folder."""
-    if _installed():
-        return PACKAGE_DIR
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        raise OidcProviderError(
-            "the OIDC test provider needs Node.js (>= 20) and npm on PATH "
-            f"(node: {node or 'missing'}, npm: {npm or 'missing'}); install them, e.g. `apt-get install nodejs npm`")
-    folder_hash = hashlib.sha256(bytes(PACKAGE_DIR)).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"corridor-oidc-npm-{folder_hash}.lock"
-    with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            if _installed():  # another process installed it while this one waited
-                return PACKAGE_DIR
-            digest = _lock_digest()
-            try:
-                done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PACKAGE_DIR, capture_output=True,
-                                      text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired as e:
-                raise OidcProviderError(f"`npm ci` in {PACKAGE_DIR} took more than {timeout:.0f} s") from e
-            if done.returncode != 0:
-                raise OidcProviderError(f"`npm ci` in {PACKAGE_DIR} failed ({done.returncode}):\n"
-                                        f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-            (PACKAGE_DIR / "node_modules" / _STAMP).write_text(digest + "\n")
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-    return PACKAGE_DIR
+    """`npm ci` in tests/harness/oidc on first use (harness/npm.py)."""
+    try:
+        return npm.ensure_installed(PACKAGE_DIR, what="the OIDC test provider", timeout=timeout)
+    except npm.NpmError as error:
+        raise OidcProviderError(str(error)) from None
 
 
 # --- client metadata ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from .service import status_subject
 from .settings import access_database_url
 from .signals import stop_requested
 from .streams import provision
+from .supervisor import RestartPolicy, Supervisor
 from .terminal import operator_console
 
 SERVICES = ("profiles", "matching", "notifications", "reporting")
@@ -105,6 +106,13 @@ class RunningNode:
     extra_env: dict[str, str] = field(default_factory=dict)
     database_url: str | None = None  # one database for the node (each service owns its tables); default SQLite files
     http_ports: dict[str, int] = field(default_factory=dict)  # default: free ports
+    supervisor: Supervisor | None = None
+
+    def supervise(self, say, policy: RestartPolicy | None = None) -> Supervisor:
+        """Start each service again when it exits unexpectedly (supervisor.py); `say` gets one line per event."""
+        self.supervisor = Supervisor(self, say=say, policy=policy)
+        self.supervisor.start()
+        return self.supervisor
 
     def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
@@ -136,10 +144,16 @@ class RunningNode:
         try:
             deadline = time.monotonic() + timeout
             while len(answers) < len(self.processes) and time.monotonic() < deadline:
-                for service, process in self.processes.items():
+                for service, process in list(self.processes.items()):
                     if service in answers:
                         continue
+                    failing = self.supervisor.failing(service) if self.supervisor else None
+                    if failing:
+                        answers[service] = {"error": f"failing: {failing}"}
+                        continue
                     if process.poll() is not None:
+                        if self.supervisor is not None and self.supervisor.restarting(service):
+                            continue  # it will be started again: ask once it is
                         answers[service] = {"error": f"exited with {process.returncode}; see {self.layout.logs / (service + '.log')}"}
                         continue
                     try:
@@ -161,6 +175,8 @@ class RunningNode:
         return AccessStore(Database(url))
 
     def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()  # exits from now on are expected
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -278,6 +294,7 @@ async def _serve(node: RunningNode, registry: Registry, *, console: Console, kee
             await nc.close()
         console.print("streams: " + ", ".join(f"{name} ({count} events)" for name, count in streams.items()))
         node.start_services()
+        node.supervise(lambda line: console.print(line, soft_wrap=True))
         answers = await node.health()
         console.print(health_table(node, answers))
         healthy = all("error" not in a for a in answers.values())

@@ -89,3 +89,11 @@ def test_a_node_config_with_a_byte_order_mark_is_read(tmp_path):
     done = up_check(tmp_path, "\ufeff".encode() + CONFIG.encode())
     assert done.returncode == 2 and "does not list node fr" in done.stdout, done.stdout
     assert "TOML" not in done.stdout
+
+
+def test_corridor_node_with_a_bad_id_or_country_creates_nothing(tmp_path):
+    for args, message in ((["--node-id", "Fr!"], "^[a-z][a-z0-9]{1,15}$"), (["--node-id", "fr", "--country", "France"], "country")):
+        done = subprocess.run([str(CORRIDOR), "node", *args, "--data-dir", str(tmp_path / "var")], capture_output=True,
+                              check=False, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 2 and message in done.stdout, done.stdout
+        assert not (tmp_path / "var").exists()

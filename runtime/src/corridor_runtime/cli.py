@@ -56,6 +56,16 @@ def node(
     keep_running: bool = typer.Option(False, "--keep-running", help="keep the node up after the health report"),
 ) -> None:
     """Start a node on the embedded default (nats-server, SQLite, four services) and report its health."""
+    from corridor_contracts import PartnerNode, new_node_seed
+    from pydantic import ValidationError
+
+    from .validation import describe
+
+    try:  # its entry's fields, before a folder or a key is made for it
+        PartnerNode.of_seed(new_node_seed(), id=node_id, name=name, country=country)
+    except ValidationError as error:
+        fail(describe(error))
+        raise typer.Exit(2) from None
     try:
         code = asyncio.run(node_runner.run(data_dir=data_dir, node_id=node_id, name=name, country=country,
                                            keep_running=keep_running, nats_port=nats_port, console=console))

@@ -279,7 +279,8 @@ def _same_person(new: volunteers.NewVolunteer, registered: dict[str, Any], refer
     differ = [c for c, value in _personal(new.model_dump(mode="json")).items() if value != registered[c]]
     if differ:
         raise RowError(f"reference: {reference!r} is already registered to another person ({', '.join(differ)} "
-                       "differ); give her a reference of her own, or correct the registered volunteer on the node")
+                       f"{'differs' if len(differ) == 1 else 'differ'}); give her a reference of her own, or correct "
+                       "the registered volunteer on the node")
 
 
 async def _organisation_id(host: ServiceHost, reference: str | None) -> str:

@@ -84,6 +84,6 @@ def test_the_check_finds_identifiers_where_they_are():
 
 def test_the_contact_disclosure_is_the_only_exception_and_it_is_addressed():
     contact = dict(shared_schemas())["ContactDisclosed"]
-    assert contact["x-scope"] == "direct"
+    assert contact["$comment"] == "scope: direct"
     findings = identifier_findings("ContactDisclosedElsewhere", contact)  # the same fields under another name
     assert any("contact.email" in f for f in findings) and any("contact.family_name" in f for f in findings)

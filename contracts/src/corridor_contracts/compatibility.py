@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_DOCUMENTATION = {"title", "description", "examples", "default", "$schema", "$defs", "$comment"}
+# "x-scope" named an event's scope in the first published schemas; it never constrained what validates
+# (and strict validators refuse unknown keywords): the scope is in "$comment" now.
+_DOCUMENTATION = {"title", "description", "examples", "default", "$schema", "$defs", "$comment", "x-scope"}
 
 
 def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

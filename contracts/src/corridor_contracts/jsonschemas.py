@@ -1,4 +1,12 @@
-"""JSON Schemas of every event as it travels (envelope + typed payload), committed in `schemas/`.
+"""JSON Schemas of every event, committed in `schemas/`:
+
+- `<Type>.v<N>.json`: the event as its receiver reads it (the envelope with the typed payload in
+  clear; for an addressed event, once its payload was opened);
+- `<Type>.v<N>.wire.json`, for every event that leaves its node: the envelope exactly as it travels
+  between nodes (signed; an addressed event sealed for its target: `payload` is `{}` and the
+  payload is the `sealed` box);
+- `envelope.json`: any envelope, whatever its type.
+
 
     python -m corridor_contracts.jsonschemas          # write the schemas of new versions
     python -m corridor_contracts.jsonschemas --check  # exit 1 if the committed files differ
@@ -14,17 +22,19 @@ import json
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, StringConstraints, create_model
 
 from . import events  # noqa: F401  (registers the catalogue)
-from .catalogue import CATALOGUE, Event
+from .catalogue import CATALOGUE, Event, Scope
 from .compatibility import breaking_changes
 from .envelope import Envelope
+from .types import NodeId
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+ENVELOPE = "envelope.json"
 
 
 @cache
@@ -40,18 +50,53 @@ def wire_model(cls: type[Event]) -> type[BaseModel]:
     )
 
 
-def file_name(cls: type[Event]) -> str:
-    return f"{cls.TYPE}.v{cls.VERSION}.json"
+Base64url = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
+Signature = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$"), Field(
+    description="ed25519 signature (64 bytes, base64url without padding) of the envelope's canonical bytes")]
+SealedBox = Annotated[Base64url, Field(
+    description="the payload's canonical JSON in a crypto_box for the target node (nonce first; base64url without padding)")]
+NoPayload = Annotated[dict[str, Any], Field(max_length=0, description="empty: the payload is in `sealed`")]
 
 
-def schema_of(cls: type[Event]) -> dict[str, Any]:
-    schema = wire_model(cls).model_json_schema(mode="validation")
-    schema["x-scope"] = cls.SCOPE.value
+@cache
+def travelling_model(cls: type[Event]) -> type[BaseModel]:
+    """The envelope of an event that leaves its node, as it travels: signed, with no target if it is
+    broadcast; addressed to its target and sealed for it if it is direct."""
+    pinned: dict[str, Any] = {
+        "type": (Literal[cls.TYPE], ...),  # type: ignore[valid-type]
+        "version": (Literal[cls.VERSION], ...),  # type: ignore[valid-type]
+        "signature": (Signature, ...),
+    }
+    if cls.SCOPE is Scope.DIRECT:
+        pinned.update(target=(NodeId, ...), payload=(NoPayload, ...), sealed=(SealedBox, ...))
+    else:
+        pinned.update(target=(None, None), payload=(cls, ...), sealed=(None, None))
+    return create_model(
+        f"{cls.TYPE}V{cls.VERSION}Travelling",
+        __base__=Envelope,
+        __doc__=f"{cls.TYPE} v{cls.VERSION} ({cls.SCOPE.value}) as it travels between nodes.",
+        **pinned,
+    )
+
+
+def file_name(cls: type[Event], *, travelling: bool = False) -> str:
+    return f"{cls.TYPE}.v{cls.VERSION}{'.wire' if travelling else ''}.json"
+
+
+def schema_of(cls: type[Event], *, travelling: bool = False) -> dict[str, Any]:
+    model = travelling_model(cls) if travelling else wire_model(cls)
+    schema = model.model_json_schema(mode="validation")
+    schema["$comment"] = f"scope: {cls.SCOPE.value}"
     return {"$schema": DIALECT, **schema}
 
 
 def generated() -> dict[str, dict[str, Any]]:
-    return {file_name(cls): schema_of(cls) for cls in CATALOGUE}
+    schemas = {ENVELOPE: {"$schema": DIALECT, **Envelope.model_json_schema(mode="validation")}}
+    for cls in CATALOGUE:
+        schemas[file_name(cls)] = schema_of(cls)
+        if cls.SCOPE is not Scope.LOCAL:
+            schemas[file_name(cls, travelling=True)] = schema_of(cls, travelling=True)
+    return schemas
 
 
 def committed(directory: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:

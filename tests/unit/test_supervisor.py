@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nats
+import pytest
 from corridor_runtime.node import NodeLayout
+from corridor_runtime.service import status_subject
 from corridor_runtime.supervisor import RestartPolicy, Supervisor
 
 
@@ -91,3 +94,19 @@ async def test_nothing_is_started_once_the_node_stops(tmp_path):
     watch.stop()
     await watch.check(5)
     assert node.started == 0
+
+
+@pytest.mark.nats
+async def test_the_node_answers_status_for_a_failing_service(tmp_path, nats_node):
+    """`corridor status` asks each service on its status subject; a failing one cannot answer, the node does."""
+    node, said = ExitingNode(tmp_path, code=2), []
+    node.server = nats_node
+    watch = Supervisor(node, say=said.append)
+    nc = await nats.connect(nats_node.url)
+    try:
+        await watch.check(0)
+        reply = json.loads((await nc.request(status_subject("cy", "matching"), b"", timeout=5)).data)
+    finally:
+        await nc.close()
+        await watch.close()
+    assert reply["service"] == "matching" and "invalid configuration" in reply["failing"]["process"]

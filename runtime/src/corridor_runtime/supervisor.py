@@ -81,6 +81,14 @@ class Supervisor:
         if self._task is not None:
             self._task.cancel()
 
+    async def close(self) -> None:
+        """Stop, and let go of the node's nats-server (held to answer for failing services)."""
+        self.stop()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+
     def failing(self, service: str) -> str | None:
         watch = self.watches.get(service)
         return watch.failing if watch else None

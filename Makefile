@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROJECTS := contracts runtime services/profiles services/matching services/notifications services/reporting
 
-.PHONY: install run test test-unit test-integration faults schemas bench clean
+.PHONY: install run test test-unit test-integration faults schemas asyncapi bench clean
 
 $(VENV)/.installed: requirements-dev.txt $(foreach p,$(PROJECTS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: install
 
 schemas: install
 	$(BIN)/python -m corridor_contracts.jsonschemas
+
+# docs/asyncapi.yaml, the AsyncAPI document of every channel, from the contracts (--check: compare only).
+asyncapi: install
+	$(BIN)/python -m corridor_runtime.asyncapi $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

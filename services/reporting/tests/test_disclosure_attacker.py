@@ -47,6 +47,7 @@ SLACK = 1e-6
 NODES = 25  # random whole histories through compute(): each is some 0.5 s of linear programs
 TABLES = 200  # random single tables through suppress()
 MARKER = "suppressed"
+OPPORTUNITY_TABLES = {"skills_demanded_by_group_and_country"}  # counts of opportunities, not of people
 STATUS = "placements by status"  # the figure the three placement tables share
 NO_OPPORTUNITY = "placements without a known opportunity"
 MONTHS = "placements_confirmed_by_month"
@@ -345,14 +346,19 @@ def attack(figures: dict, threshold: int = THRESHOLD, *, hidden_at_least: int = 
         read = read_csv(text)
         for field in ("rows", "columns", "cells", "row_totals", "column_totals", "total"):
             assert read[field] == table[field], (name, field, text)  # the CSV says what the JSON says
-        attacker.read(name, read)
-    demanded = tables["skills_demanded_by_group_and_country"]  # the offered table lists the same groups and countries
-    for r in demanded["rows"]:  # a skill group or country is listed if it is in either table
-        attacker.at_least.append(({("skills_demanded_by_group_and_country", r, "total"): 1,
-                                   ("skills_offered_by_group_and_country", r, "total"): 1}, 1))
-    for c in demanded["columns"]:
-        attacker.at_least.append(({("skills_demanded_by_group_and_country", "total", c): 1,
-                                   ("skills_offered_by_group_and_country", "total", c): 1}, 1))
+        if name not in OPPORTUNITY_TABLES:
+            attacker.read(name, read)
+    # The skills demanded count opportunities, which every node broadcasts: all published, and known to
+    # the reader anyway. The offered table lists the same groups and countries: a group or country is
+    # listed if it is in either table, so where no opportunity asks for it, volunteers offer it.
+    demanded = tables["skills_demanded_by_group_and_country"]
+    assert None not in [v for _, _, v in entries(demanded)]
+    for r, total in zip(demanded["rows"], demanded["row_totals"]):
+        if total == 0:
+            attacker.at_least.append(({("skills_offered_by_group_and_country", r, "total"): 1}, 1))
+    for c, total in zip(demanded["columns"], demanded["column_totals"]):
+        if total == 0:
+            attacker.at_least.append(({("skills_offered_by_group_and_country", "total", c): 1}, 1))
     confirmed = (MONTHS, "total", "total")
     attacker.at_least.append(({(STATUS, "confirmed"): 1, (STATUS, "started"): 1, (STATUS, "withdrawn"): 1,
                                (STATUS, "completed"): 1, confirmed: -1}, 0))

@@ -216,8 +216,16 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
         assert shot.exists() and shot.stat().st_size > 10_000, done.stderr[-2000:]
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         dom = (await asyncio.to_thread(browse, "--dump-dom")).stdout
-        for chart in ("over-time", "by-country", "by-status", "skills-demanded", "skills-offered", "outcomes"):
+        for chart in ("over-time", "by-country", "by-status", "skills-demanded", "skills-offered", "outcomes",
+                      "hosted-skills", "outcomes-here"):
             assert f'id="{chart}"' in dom
+        # Whose figures: the corridor's outcomes (every node's, the same everywhere) say so; what the node
+        # hosts stands beside what its volunteers do; its one opportunity is counted, not hidden.
+        corridor = dom[dom.index('id="corridor"'):]
+        assert 'id="outcomes"' in corridor and "Outcomes after placement, whole corridor" in corridor
+        hosts = dom[dom.index('id="hosts"'):dom.index('id="volunteers"')]
+        assert "<b>1</b>opportunities hosted here" in hosts and 'data-value="1"' in hosts
+        assert 'id="outcomes-here"' in dom[dom.index('id="volunteers"'):dom.index('id="corridor"')]
         assert 'data-value="5"' in dom  # five completed placements in France (the total of seven is hidden)
         assert 'class="suppressed bar"' in dom and ">hidden<" in dom  # small counts drawn hatched, unnumbered
 

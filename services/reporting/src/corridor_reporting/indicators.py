@@ -15,7 +15,9 @@ hours, completion and withdrawal rates). A reader can combine them, so they are 
 The completion and withdrawal rates are published only when the completed and withdrawn counts are:
 a rate rounded to three places is a fraction of whole numbers, and with one of them it tells the other.
 
-The other tables share no figure and are suppressed one by one.
+The other tables share no figure and are suppressed one by one. The skills demanded count
+opportunities' required skills, not people: every node receives each opportunity as its host node
+broadcast it, so they are published as they are, and so are the counts of opportunities.
 
 Outcomes come as figures, not one by one (`outcome_figures.py`): the corridor-wide table adds up each
 node's latest published figures (on this node, its own live counts), hidden where any of them is
@@ -28,8 +30,10 @@ import statistics
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import MetaData, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from corridor_runtime.authority import define_table as define_authority_table
 
 from . import outcome_figures
 from .suppression import DEFAULT_THRESHOLD, TOTAL, Bound, Grid, suppress, suppress_figure, suppress_linked
@@ -46,6 +50,20 @@ NO_OPPORTUNITY = "placements without a known opportunity"
 CONFIRMED_BY_MONTH = "placements_confirmed_by_month"
 
 
+# Who stated each opportunity (the authority ledger the reporting service keeps beside its projections):
+# its host node. The opportunities this node hosts are those whose owner is this node.
+_authority = define_authority_table(MetaData(), "reporting")
+
+
+async def _hosted_here(session: AsyncSession, node: str | None) -> set[str]:
+    """The ids of the opportunities that this node's host organisations published."""
+    if node is None or not await session.run_sync(lambda s: inspect(s.connection()).has_table(_authority.name)):
+        return set()
+    rows = await session.execute(select(_authority.c.datum).where(_authority.c.owner == node,
+                                                                 _authority.c.datum.like("opportunity/%")))
+    return {datum.split("/", 1)[1] for (datum,) in rows}
+
+
 def _table(counts: Counter, rows, columns, threshold):
     return suppress(dict(counts), rows=list(rows), columns=list(columns), threshold=threshold).as_dict()
 
@@ -56,8 +74,9 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, 
     vols = (await session.execute(select(volunteers))).all()
     places = (await session.execute(select(placements))).all()
     roles = {r.opportunity_id: r for r in (await session.execute(select(opportunities))).all()}
-    own_outcomes, corridor_outcomes = await outcome_figures.tables(session, node=node or session.info.get("node"),
-                                                                   threshold=threshold)
+    node = node or session.info.get("node")
+    own_outcomes, corridor_outcomes = await outcome_figures.tables(session, node=node, threshold=threshold)
+    hosted = sorted(o for o in await _hosted_here(session, node) if o in roles)
     failures = (await session.execute(select(notification_failures))).all()
 
     host_country = lambda p: roles[p.opportunity_id].host_country if p.opportunity_id in roles else NO_HOST_COUNTRY  # noqa: E731
@@ -133,7 +152,8 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, 
         "volunteers_by_age_band_and_origin": _table(by_age_origin, AGE_BANDS, sorted({o for _, o in by_age_origin}), threshold),
         "outcomes_by_outcome_and_host_country": corridor_outcomes,
         "outcomes_of_this_node_by_outcome_and_host_country": own_outcomes,
-        "skills_demanded_by_group_and_country": _table(demanded, skill_groups, countries, threshold),
+        # Opportunities, not people: what every node receives in the broadcasts (threshold 1: nothing hidden).
+        "skills_demanded_by_group_and_country": _table(demanded, skill_groups, countries, 1),
         "skills_offered_by_group_and_country": _table(offered, skill_groups, countries, threshold),
         "notification_failures_by_channel_and_kind": _table(by_failure, sorted({c for c, _ in by_failure}),
                                                             sorted({k for _, k in by_failure}), threshold),
@@ -141,6 +161,9 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, 
         "completion_rate": completion_rate,
         "withdrawal_rate": withdrawal_rate,
         "hours_volunteered": hours,
+        "opportunities": {"in_the_corridor": len(roles), "hosted_by_this_node": len(hosted)},
+        "opportunities_hosted_by_this_node_by_skill_group": dict(sorted(Counter(
+            group for o in hosted for group in {code.split(".")[0] for code in roles[o].skills}).items())),
     }
 
 

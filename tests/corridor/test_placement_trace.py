@@ -11,17 +11,16 @@ import json
 import time
 
 import pytest
+from corridor_contracts import new_node_seed
+from corridor_runtime.access import Role
+from corridor_runtime.telemetry import Telemetry
+from harness.access import signed_in_client
+from harness.ledger import eventually
+from harness.partners import PartnerNodeUnderTest, admit, placement_of, publish_accounting_role
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
-
-from corridor_contracts import new_node_seed
-from corridor_runtime.telemetry import Telemetry
-from corridor_runtime.access import Role
-from harness.access import signed_in_client
-from harness.ledger import eventually
-from harness.partners import PartnerNodeUnderTest, admit, placement_of, publish_accounting_role
 
 pytestmark = pytest.mark.nats
 NODES = {"fr": ("Elan Interculturel", "FR"), "es": ("Cámara de Comercio de Sevilla", "ES")}

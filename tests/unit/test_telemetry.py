@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 
 import structlog
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client.parser import text_string_to_metric_families
-
 from corridor_runtime.logs import configure_logging
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.telemetry import Telemetry, otlp_traces_url, traceparent
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def test_no_spans_unless_an_otlp_endpoint_is_set(monkeypatch):

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import re
 import sys
 import warnings
-from functools import cache
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from corridor_contracts import CATALOGUE, Envelope, Event, Scope, subjects
-from corridor_contracts.jsonschemas import wire_model
+from corridor_contracts import CATALOGUE, Event, Scope, subjects
+from corridor_contracts.jsonschemas import travelling_model, wire_model
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
-from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+from pydantic import BaseModel, Field, RootModel, create_model
 
 from . import dead_letters
 from .consumer import ConsumerCounters
@@ -42,12 +42,6 @@ REF = "#/components/schemas/{model}"
 
 
 # --- payloads that are not events --------------------------------------------------------------
-
-
-class SealedPayload(BaseModel):
-    """Always {} on the wire: an addressed event's payload travels in `sealed`."""
-
-    model_config = ConfigDict(extra="forbid", title="SealedPayload")
 
 
 class StatusRequest(RootModel[Any]):
@@ -78,6 +72,17 @@ class ServiceStatus(BaseModel):
     consumers: list[ConsumerStatus]  # type: ignore[valid-type]
     failing: dict[str, str] = Field(description="what keeps failing (its schema, a background loop) and why")
     metrics: str = Field(description="its own metrics in Prometheus' text format")
+
+
+class ServiceGivenUp(BaseModel):
+    """The node answers for a service it gave up restarting (it kept exiting): `failing` says why."""
+
+    node: str
+    service: str
+    failing: dict[str, str] = Field(description='{"process": why}')
+    consumers: list[Any] = Field(max_length=0)
+    outbox_backlog: None
+    http: None
 
 
 class StatusFailure(BaseModel):
@@ -134,6 +139,7 @@ class Channel:
     description: str
     servers: tuple[str, ...]
     messages: tuple[Message, ...]
+    scope: Scope | None = None  # None: the control plane
 
 
 PARAMETERS = {
@@ -184,33 +190,27 @@ SCOPE_WORDS = {
 }
 
 
-@cache
-def sealed_model(cls: type[Event]) -> type[BaseModel]:
-    """An addressed event as it travels: the pinned envelope with `payload` {} and `sealed` required."""
-    return create_model(
-        f"{cls.TYPE}V{cls.VERSION}Sealed",
-        __base__=Envelope,
-        __doc__=f"{cls.TYPE} v{cls.VERSION} as it travels, sealed for its target.",
-        type=(Literal[cls.TYPE], ...),  # type: ignore[valid-type]
-        version=(Literal[cls.VERSION], ...),  # type: ignore[valid-type]
-        target=(str, Field(pattern=r"^[a-z][a-z0-9]{1,15}$", description="The node it is addressed to.")),
-        payload=(SealedPayload, ...),
-        sealed=(str, Field(pattern=r"^[A-Za-z0-9_-]+$", description=(
-            "The event's payload (its JSON, keys sorted, no spaces) as a libsodium crypto_box (X25519, "
-            "XSalsa20-Poly1305) between the origin's and the target's sealing keys (the registry lists them), "
-            "nonce first, base64url without padding."))),
-    )
+def prose(doc: str | None) -> list[str]:
+    """A docstring's paragraphs, each on one line unless it is a list or indented."""
+    paragraphs = [p for p in inspect.cleandoc(doc or "").split("\n\n") if p.strip()]
+    return [p if re.search(r"^\s*[-*]|^\s", p, re.MULTILINE) else " ".join(p.split()) for p in paragraphs]
 
 
 def event_message(cls: type[Event]) -> Message:
-    doc = (cls.__doc__ or "").strip()
-    if cls.SCOPE is not Scope.DIRECT:
-        return Message(f"{cls.TYPE}V{cls.VERSION}", wire_model(cls), f"{cls.TYPE} v{cls.VERSION}", doc, EVENT_HEADERS)
+    """Local events as the node's services read them; shared ones exactly as they travel between
+    nodes (signed, and an addressed one sealed for its target, with its opened form beside it)."""
+    doc = inspect.cleandoc(cls.__doc__ or "")
+    name, title = f"{cls.TYPE}V{cls.VERSION}", f"{cls.TYPE} v{cls.VERSION}"
+    if cls.SCOPE is Scope.LOCAL:
+        return Message(name, wire_model(cls), title, doc, EVENT_HEADERS)
+    if cls.SCOPE is Scope.BROADCAST:
+        return Message(name, travelling_model(cls), title, doc, EVENT_HEADERS)
     return Message(
-        f"{cls.TYPE}V{cls.VERSION}", sealed_model(cls), f"{cls.TYPE} v{cls.VERSION} (sealed)",
-        f"{doc}\n\nIt travels sealed: the envelope's `payload` is {{}} and `sealed` holds the payload, encrypted "
-        f"for the target node; the signature covers the sealed envelope. The target checks the signature, "
-        f"then opens it into the envelope of `x-opened-payload` ({cls.TYPE}V{cls.VERSION}).",
+        name, travelling_model(cls), f"{title} (sealed)",
+        f"{doc}\n\nIt travels sealed: the envelope's `payload` is {{}} and `sealed` holds the payload as a "
+        f"libsodium crypto_box (X25519, XSalsa20-Poly1305) between the origin's and the target's sealing keys, "
+        f"which the registry lists. The signature covers the sealed envelope. The target checks the signature, "
+        f"then opens it into the envelope of `x-opened-payload` ({name}).",
         EVENT_HEADERS, opened=wire_model(cls))
 
 
@@ -226,7 +226,7 @@ def event_channels() -> list[Channel]:
                    Scope.DIRECT: subjects.direct("{target}", "{origin}", event_type)}[scope]
         servers = ("node",) if scope is Scope.LOCAL else ("node", "hub")
         channels.append(Channel(event_type, address, f"{event_type} events. {SCOPE_WORDS[scope]}", servers,
-                                tuple(event_message(cls) for cls in versions)))
+                                tuple(event_message(cls) for cls in versions), scope))
     return channels
 
 
@@ -238,6 +238,7 @@ def control_channels() -> list[Channel]:
                 (Message("StatusRequest", StatusRequest, "Status request", StatusRequest.__doc__),)),
         Channel("statusReply", None, "The status request's reply subject (a NATS inbox).", node,
                 (Message("ServiceStatus", ServiceStatus, "Service status", ServiceStatus.__doc__),
+                 Message("ServiceGivenUp", ServiceGivenUp, "Service given up", ServiceGivenUp.__doc__),
                  Message("StatusFailure", StatusFailure, "Status failure", StatusFailure.__doc__))),
         Channel("replay", dead_letters.replay_subject("{node}", "{service}"),
                 "Request/reply: the service applies one of its dead letters again (node-internal). Replay goes "
@@ -270,10 +271,13 @@ def operations(events: list[Channel], control: list[Channel]) -> dict[str, Any]:
 
     ops: dict[str, Any] = {}
     for c in events:
-        ops[f"send{c.id}"] = op("send", c.id, f"A service of the node emits {c.id}: written in its outbox with "
-                                              "its change, published after commit with Nats-Msg-Id = event_id.")
-        ops[f"receive{c.id}"] = op("receive", c.id, f"The node's services that subscribe to {c.id} consume it "
-                                                    "(durable pull consumers, each with an idempotent inbox).")
+        into, out_of = ("LOCAL", "LOCAL") if c.scope is Scope.LOCAL else ("OUT", "IN")
+        checks = {Scope.LOCAL: "", Scope.BROADCAST: " after checking its signature",
+                  Scope.DIRECT: " after checking its signature and opening it"}[c.scope]
+        ops[f"send{c.id}"] = op("send", c.id, f"A service of the node emits {c.id}: written in its outbox with its "
+                                              f"change, published into {into} after commit (Nats-Msg-Id = event_id).")
+        ops[f"receive{c.id}"] = op("receive", c.id, f"The node's services that subscribe to {c.id} consume it from "
+                                                    f"{out_of}{checks}, each with an idempotent inbox.")
     ops["answerStatus"] = op("receive", "status", "The service answers its status.", reply=reply("statusReply"))
     ops["replayDeadLetter"] = op("receive", "replay", "The service applies a dead letter again and answers.",
                                  reply=reply("replayReply"))
@@ -333,10 +337,13 @@ def shape(raw: dict[str, Any], events: list[Channel], control: list[Channel]) ->
         for m in channel.messages:
             made = raw["components"]["messages"][f"{m.id}:Message"]
             _add_schemas(schemas, m.model)  # FastStream's hoisted schemas must be the model's own
-            entry: dict[str, Any] = {"name": m.id, "title": m.title, "summary": m.description.split("\n")[0],
-                                     "payload": made["payload"]}
-            if m.description != entry["summary"]:
-                entry["description"] = m.description
+            entry: dict[str, Any] = {"name": m.id, "title": m.title}
+            paragraphs = prose(m.description)
+            if paragraphs:
+                entry["summary"] = paragraphs[0]
+            if len(paragraphs) > 1:
+                entry["description"] = "\n\n".join(paragraphs)
+            entry["payload"] = made["payload"]
             if m.content_type:
                 entry["contentType"] = m.content_type
             if m.headers:

@@ -351,7 +351,9 @@ async def _scenario(old: OldNode, new: PartnerNodeUnderTest, servers, tmp_path, 
         readers = [c.name for c in in_consumers if any(matches(subject, f) for f in filters(c))]
         assert readers == [], (subject, readers)  # never delivered to any 0.1.0 consumer, so never acknowledged
         assert [m.seq for m in await in_stream(old, subject)] == [message.seq]  # still in IN
-    assert (await fr_profiles.get(f"/placements/{to_france}")).json()["contact_disclosed"] is True
+    still = (await fr_profiles.get(f"/placements/{to_france}")).json()  # the 0.1.0 host could not erase her
+    assert (still["status"], still["contact_disclosed"]) == ("confirmed", True)
+    assert (await fr_profiles.get(f"/opportunities/{creche['opportunity_id']}")).json()["slots_free"] == 0
 
     missing = (await new.matching.get("/erasures", params={"missing": "true"})).json()
     assert [(e["erasure_id"], e["host_node"], e["receipt_at"]) for e in missing] == [(erasure["erasure_id"], OLD, None)]

@@ -1,15 +1,23 @@
 """docs/asyncapi.yaml is what the generator makes from the contracts, the official AsyncAPI parser
-finds no error in it, and every message's payload schema takes the envelopes the project's own code
-puts on the wire (addressed events sealed, and once opened)."""
+finds no error in it, every message's payload schema takes the envelopes the project's own code puts
+on the wire (addressed events sealed, and once opened), and the control plane's messages are what
+the runtime answers and keeps."""
 
 from __future__ import annotations
 
+import json
 import re
+from types import SimpleNamespace
 
 import pytest
 import yaml
 from corridor_contracts import CATALOGUE, Envelope, Scope, Sealer, Signer, new_node_seed, sealing_key_of, subjects
 from corridor_runtime import asyncapi
+from corridor_runtime.consumer import ConsumerCounters
+from corridor_runtime.dead_letters import DeadLetters
+from corridor_runtime.service import ServiceHost, status_subject
+from corridor_runtime.settings import NodeSettings
+from corridor_runtime.supervisor import Supervisor
 from harness.asyncapi import ERROR, WARNING, parse
 from harness.samples import SAMPLES
 from jsonschema import Draft202012Validator, FormatChecker
@@ -94,7 +102,7 @@ def _wire(event) -> tuple[Envelope, Envelope | None]:
 
 def _channel_of(document, subject: str, message: str) -> str:
     for name, channel in document["channels"].items():
-        pattern = re.sub(r"\\{\w+\\}", r"[a-z][a-z0-9]*", re.escape(channel["address"] or ""))
+        pattern = re.sub(r"\\{\w+\\}", r"[^.*>]+", re.escape(channel["address"] or ""))
         if re.fullmatch(pattern, subject) and message in channel["messages"]:
             return name
     raise AssertionError(f"no channel carries {message} on {subject}")
@@ -122,3 +130,86 @@ def test_each_message_takes_the_envelope_the_code_makes(document, event_type):
     assert errors == []
     assert not _validator(document, pointer).is_valid(data), "the opened form must not take a sealed envelope"
     assert not _validator(document, f"/components/messages/{name}/payload").is_valid(opened.to_wire())
+
+
+# --- the control plane: what the runtime's own code answers and keeps --------------------------
+
+
+class _Responder:
+    """A NATS request as a subscriber callback gets it: the answer is kept."""
+
+    answer: dict | None = None
+
+    async def respond(self, data: bytes) -> None:
+        self.answer = json.loads(data)
+
+
+class _Nats:
+    def __init__(self) -> None:
+        self.subscriptions: dict[str, object] = {}
+
+    async def subscribe(self, subject: str, cb) -> None:
+        self.subscriptions[subject] = cb
+
+
+async def _status_answers(tmp_path) -> dict[str, tuple[str, dict]]:
+    host = ServiceHost(NodeSettings(node_id="fr", service="matching", data_dir=tmp_path), versioned_schema=False)
+
+    async def consumer_info(stream, name):
+        return SimpleNamespace(num_pending=2, num_ack_pending=1)
+
+    host.js = SimpleNamespace(consumer_info=consumer_info)
+    host.consumers = [SimpleNamespace(name="matching-local", subscription=SimpleNamespace(stream="LOCAL"),
+                                      counters=ConsumerCounters(processed=3, dead_lettered=1))]
+    answers = {}
+    try:
+        running = _Responder()
+        await host._answer_status(running)
+        answers["ServiceStatus"] = (status_subject("fr", "matching"), running.answer)
+
+        async def broken():
+            raise RuntimeError("database is locked")
+
+        host.status = broken
+        failing = _Responder()
+        await host._answer_status(failing)
+        answers["StatusFailure"] = (status_subject("fr", "matching"), failing.answer)
+    finally:
+        await host.db.dispose()
+        host.telemetry.shutdown()
+
+    supervisor = Supervisor(SimpleNamespace(layout=SimpleNamespace(node_id="fr")), say=lambda _: None)
+    supervisor._nc = _Nats()
+    await supervisor._answer_for("matching", "exited with code 3, three times in a minute")
+    (subject, answer_for), = supervisor._nc.subscriptions.items()
+    given_up = _Responder()
+    await answer_for(given_up)
+    answers["ServiceGivenUp"] = (subject, given_up.answer)
+    return answers
+
+
+async def test_status_answers_are_the_reply_messages(document, tmp_path):
+    answers = await _status_answers(tmp_path)
+    assert sorted(answers) == sorted(document["channels"]["statusReply"]["messages"])
+    for name, (subject, answer) in answers.items():
+        _channel_of(document, subject, "StatusRequest")
+        validator = _validator(document, f"/components/messages/{name}/payload")
+        assert [e.message for e in validator.iter_errors(answer)] == [], name
+
+
+async def test_a_dead_letter_has_the_documented_subject_and_headers(document):
+    kept = []
+
+    async def publish(subject, data, headers):
+        kept.append((subject, data, headers))
+
+    original = SimpleNamespace(subject="corridor.bcast.es.OpportunityPublished", data=b"{not json",
+                               metadata=SimpleNamespace(stream="IN", sequence=SimpleNamespace(stream=41),
+                                                        num_delivered=1))
+    letters = DeadLetters(SimpleNamespace(publish=publish), node="fr", service="matching")
+    await letters.put(original, "invalid JSON", consumer="matching-corridor")
+    (subject, data, headers), = kept
+    _channel_of(document, subject, "DeadLetter")
+    validator = _validator(document, "/components/messages/DeadLetter/headers")
+    assert [e.message for e in validator.iter_errors(headers)] == []
+    assert data == original.data

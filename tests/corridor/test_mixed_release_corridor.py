@@ -145,23 +145,23 @@ async def corridor(tmp_path):
         await old.wait_until_up()
         yield old, new, servers, tmp_path, registry
     finally:
-        if new is not None:
-            await new.stop()
-        if old is not None:
-            print(old.logs())  # shown when the test failed
-            old.stop()
-        for server in reversed(started):
-            server.stop()
+        try:
+            if new is not None:
+                await new.stop()
+        finally:
+            try:
+                if old is not None:
+                    print(old.logs())  # shown when the test failed
+                    old.stop()
+            finally:
+                for server in reversed(started):
+                    server.stop()
 
 
 async def test_a_node_on_release_0_1_0_and_a_node_on_this_code_share_a_corridor(corridor):
     old, new, servers, tmp_path, registry = corridor
-    fr_profiles, fr_matching = old.client("profiles"), old.client("matching")
-    try:
+    async with old.client("profiles") as fr_profiles, old.client("matching") as fr_matching:
         await _scenario(old, new, servers, tmp_path, registry, fr_profiles, fr_matching)
-    finally:
-        await fr_profiles.aclose()
-        await fr_matching.aclose()
 
 
 async def _scenario(old: OldNode, new: PartnerNodeUnderTest, servers, tmp_path, registry, fr_profiles, fr_matching):

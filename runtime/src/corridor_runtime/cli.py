@@ -95,11 +95,13 @@ def up(
 def demo(
     data_dir: Path = typer.Option(Path("var/demo"), help="where the demo corridor keeps its files (emptied first)"),
     keep_running: bool = typer.Option(False, "--keep-running", help="keep the corridor up after the report"),
+    seed: int = typer.Option(1, help="draws the demo's people and roles: the same seed, the same corridor and report"),
 ) -> None:
     """A demo corridor on this machine: a hub and three partner nodes, seeded, the saga run, the report."""
     from . import demo as demo_runner
 
-    raise typer.Exit(asyncio.run(demo_runner.run(data_dir=data_dir, keep_running=keep_running, console=console)))
+    raise typer.Exit(asyncio.run(demo_runner.run(data_dir=data_dir, keep_running=keep_running, seed=seed,
+                                                 console=console)))
 
 
 NATS_URL = typer.Option("nats://127.0.0.1:4222", envvar="CORRIDOR_NATS_URL", help="the node's nats-server")

@@ -1,9 +1,13 @@
 """The demo corridor on one machine: a hub and three partner nodes (fr, es, it), each with its own
-nats-server (JetStream domain), four services and SQLite files; realistic seed data; the matching
-rounds and the placement saga running across the nodes, shown live; the corridor report at the end.
+nats-server (JetStream domain), four supervised services and SQLite files; seed data drawn from a
+seed (demo_data.py); the matching rounds and the placement saga running across the nodes, shown
+live; the corridor report at the end.
 
 Operators' decisions are played by the script through the same HTTP APIs an operator uses:
 volunteers accept their proposals (one declines), hosts start, log and approve hours, complete.
+Each step waits until the corridor is quiet (nothing in an outbox, every consumer caught up, every
+node holding what it sources from the others) and each decision is taken in a fixed order, so the
+same seed tells the same story and prints the same report, whatever the timing of the run.
 """
 
 from __future__ import annotations
@@ -40,9 +44,13 @@ class DemoError(RuntimeError):
 
 
 class Corridor:
-    def __init__(self, data_dir: Path, console: Console) -> None:
+    def __init__(self, data_dir: Path, console: Console, data: demo_data.DemoCorridor | None = None) -> None:
         self.root = data_dir.resolve()
         self.console = console
+        self.data = data or demo_data.corridor()
+        self.references: dict[str, str] = {}  # volunteer id → the seed data's reference
+        self.connections: list[nats.NATS] = []
+        self.jetstreams: dict[str, nats.js.JetStreamContext] = {}  # the demo's look at each node's streams
         self.registry_file = self.root / "corridor.yaml"
         # Each node has its own account on the hub, with the rights of a corridor node and no more.
         self.hub = NatsServer(name="hub", store_dir=self.root / "hub", jetstream=False, leafnode_port=free_port(),
@@ -68,12 +76,12 @@ class Corridor:
             self.nodes[node] = RunningNode(layout, server, registry_file=self.registry_file,
                                            extra_env={"CORRIDOR_REPORTING_THRESHOLD": str(DEMO_THRESHOLD)})
             nc = await nats.connect(server.url)
-            try:
-                await provision(nc.jetstream(), node, [p for p in demo_data.NODES if p != node])
-            finally:
-                await nc.close()
-        for running in self.nodes.values():
+            self.connections.append(nc)
+            self.jetstreams[node] = nc.jetstream()
+            await provision(self.jetstreams[node], node, [p for p in demo_data.NODES if p != node])
+        for node, running in self.nodes.items():
             running.start_services()
+            running.supervise(lambda line, node=node: self.console.print(f"node {node}: {line}", soft_wrap=True))
         for node, running in self.nodes.items():
             answers = await running.health(timeout=90)
             down = {s: a["error"] for s, a in answers.items() if "error" in a}
@@ -99,8 +107,12 @@ class Corridor:
 
     async def stop(self) -> None:
         await self.client.aclose()
+        for nc in self.connections:
+            await nc.close()
         for running in self.nodes.values():
             running.stop()
+            if running.supervisor is not None:
+                await running.supervisor.close()
         self.hub.stop()
 
     # --- talking to the services ------------------------------------------------------------------
@@ -117,19 +129,69 @@ class Corridor:
         return (await self.call(node, "profiles", "GET", "/placements?limit=500"))["items"]
 
     # --- the story -------------------------------------------------------------------------------
-    async def seed(self) -> None:
+    async def seed(self, live: Live) -> None:
+        """Organisations and volunteers first, then, once matching knows every volunteer, the
+        opportunities: each round then sees all the candidates of the roles it learns of."""
         organisation_ids = {}
-        for node, organisations in demo_data.ORGANISATIONS.items():
+        for node, organisations in self.data.organisations.items():
             for organisation in organisations:
                 created = await self.call(node, "profiles", "POST", "/organisations", organisation)
                 organisation_ids[organisation["reference"]] = created["organisation_id"]
-        for node, opportunities in demo_data.OPPORTUNITIES.items():
+        for node, volunteers in self.data.volunteers.items():
+            for volunteer in volunteers:
+                created = await self.call(node, "profiles", "POST", "/volunteers", volunteer)
+                self.references[created["volunteer_id"]] = volunteer["reference"]
+        await self.settle("volunteers reach matching on their node", live)
+        for node, opportunities in self.data.opportunities.items():
             for organisation_reference, opportunity in opportunities:
                 await self.call(node, "profiles", "POST", "/opportunities",
                                 {**opportunity, "organisation_id": organisation_ids[organisation_reference]})
-        for node, volunteers in demo_data.VOLUNTEERS.items():
-            for volunteer in volunteers:
-                await self.call(node, "profiles", "POST", "/volunteers", volunteer)
+        await self.settle("opportunities are broadcast across the corridor", live)
+
+    # --- waiting until the corridor is quiet ---------------------------------------------------------
+    async def in_flight(self) -> tuple | None:
+        """The last sequence of every stream on every node when nothing is in flight (every
+        outbox empty, every consumer caught up, every IN holding all it sources); None otherwise."""
+        sequences = []
+        for node, running in self.nodes.items():
+            for answer in (await running.health(timeout=10)).values():
+                if "error" in answer or answer.get("outbox_backlog"):
+                    return None
+                if any("error" in c or c.get("pending") or c.get("ack_pending") for c in answer.get("consumers", [])):
+                    return None
+            js = self.jetstreams[node]
+            for stream in ("LOCAL", "OUT", "IN"):
+                sequences.append((await js.stream_info(stream)).state.last_seq)
+        for node in self.nodes:
+            for origin in self.nodes:
+                for subjects in (f"corridor.bcast.{origin}.>", f"corridor.direct.{node}.{origin}.>"):
+                    sent = await self.count(origin, "OUT", subjects)
+                    if await self.count(node, "IN", subjects) != sent:
+                        return None
+        return tuple(sequences)
+
+    async def count(self, node: str, stream: str, subjects: str) -> int:
+        info = await self.jetstreams[node].stream_info(stream, subjects_filter=subjects)
+        return sum((info.state.subjects or {}).values())
+
+    async def settle(self, what: str, live: Live) -> None:
+        """Wait until the corridor is quiet, seen twice in a row with nothing moved in between."""
+        seen: list[tuple | None] = [None]
+
+        async def quiet():
+            now = await self.in_flight()
+            settled = now is not None and now == seen[-1]
+            seen.append(now)
+            return settled
+        await self.until(what, quiet, live)
+
+    async def rounds(self, live: Live) -> None:
+        """Every node's matching runs rounds until one proposes nothing, then the corridor settles:
+        what is proposed no longer depends on when events woke the rounds."""
+        for node in self.nodes:
+            while (await self.call(node, "matching", "POST", "/rounds"))["proposed"]:
+                pass
+        await self.settle("matching proposes placements across the corridor", live)
 
     async def until(self, what: str, check, live: Live, timeout: float = 120.0):
         deadline = time.monotonic() + timeout
@@ -142,28 +204,27 @@ class Corridor:
                 raise DemoError(f"gave up waiting for: {what}")
             await asyncio.sleep(0.5)
 
+    async def proposals(self) -> list[tuple[str, dict]]:
+        """Open proposals on every node, in the order of the volunteer's reference in the seed data."""
+        found = [(node, p) for node in self.nodes for p in await self.placements(node) if p["status"] == "proposed"]
+        return sorted(found, key=lambda np: self.references.get(np[1]["volunteer_id"], np[1]["volunteer_id"]))
+
     async def run_story(self, live: Live) -> None:
-        async def proposed():
-            counts = [sum(p["status"] == "proposed" for p in await self.placements(n)) for n in self.nodes]
-            return sum(counts) >= 5
-        await self.until("matching proposes placements across the corridor", proposed, live)
-
-        declined_one = False
-        for node in self.nodes:
-            for placement in await self.placements(node):
-                if placement["status"] != "proposed":
-                    continue
-                action = "decline" if not declined_one else "accept"
-                declined_one = True
-                await self.call(node, "matching", "POST", f"/placements/{placement['placement_id']}/{action}")
-
-        async def confirmed():
-            statuses = [p["status"] for n in self.nodes for p in await self.placements(n)]
-            return statuses.count("confirmed") >= 3 and "requested" not in statuses
-        await self.until("hosts confirm requests, contacts are disclosed", confirmed, live)
+        await self.rounds(live)
+        proposed = await self.proposals()
+        if not proposed:
+            raise DemoError("matching proposed nothing")
+        node, placement = proposed[self.data.decline_pick % len(proposed)]  # she declines; matching offers the next best
+        await self.call(node, "matching", "POST", f"/placements/{placement['placement_id']}/decline")
+        await self.rounds(live)
+        while proposed := await self.proposals():  # every other proposal is accepted, one at a time, in order
+            for node, placement in proposed:
+                await self.call(node, "matching", "POST", f"/placements/{placement['placement_id']}/accept")
+                await self.settle("hosts confirm requests, contacts are disclosed", live)
+            await self.rounds(live)
 
         for host in self.nodes:  # hosts run the placements: start, hours approved, complete
-            for placement in await self.hosted(host):
+            for placement in sorted(await self.hosted(host), key=lambda p: p["placement_id"]):
                 if placement["status"] != "confirmed":
                     continue
                 pid = placement["placement_id"]
@@ -174,11 +235,7 @@ class Corridor:
                                     {"approved_by": "coordinator"})
                 await self.call(host, "profiles", "POST", f"/placements/{pid}/complete",
                                 {"completed_on": "2027-06-30", "skills_practised": []})
-
-        async def completed():
-            statuses = [p["status"] for n in self.nodes for p in await self.placements(n)]
-            return statuses.count("completed") >= 3
-        await self.until("placements start, hours flow back, placements complete", completed, live)
+        await self.settle("placements start, hours flow back, placements complete", live)
 
         for node in self.nodes:  # home operators record an outcome six months later
             for placement in await self.placements(node):
@@ -186,6 +243,7 @@ class Corridor:
                     await self.call(node, "profiles", "POST", f"/volunteers/{placement['volunteer_id']}/outcomes",
                                     {"outcome": "employed", "recorded_on": "2027-12-15",
                                      "opportunity_id": placement["opportunity_id"], "months_after_placement": 6})
+        await self.settle("outcomes reach the reports", live)
         live.update(await self.progress("done"))
 
     # --- what a person sees -------------------------------------------------------------------------
@@ -205,13 +263,15 @@ class Corridor:
                 opportunities = (await self.call(node, "profiles", "GET", "/opportunities?limit=1"))["total"]
             except (DemoError, httpx.HTTPError):
                 continue
-            count = lambda status: str(sum(p["status"] == status for p in mine))  # noqa: E731
-            table.add_row(node, str(volunteers), str(opportunities), count("proposed"), count("requested"),
-                          count("confirmed"), count("completed"), str(len(hosting)), str(self.mail_count(node)))
+            counts = {status: str(sum(p["status"] == status for p in mine))
+                      for status in ("proposed", "requested", "confirmed", "completed")}
+            table.add_row(node, str(volunteers), str(opportunities), *counts.values(), str(len(hosting)),
+                          str(self.mail_count(node)))
         return table
 
     async def report(self, *, live: bool = False) -> None:
-        self.console.print(f"corridor report (demo threshold: counts under {DEMO_THRESHOLD} hidden; real nodes hide under 5)")
+        self.console.print(f"corridor report, seed {self.data.seed} (demo threshold: counts under {DEMO_THRESHOLD} hidden; "
+                           "real nodes hide under 5)")
         for node in self.nodes:
             figures = await self.call(node, "reporting", "GET", "/indicators")
             by_status = figures["placements_by_status_and_host_country"]
@@ -232,18 +292,22 @@ class Corridor:
             self.console.print("  (the services stop with the demo: `make run ARGS=--keep-running` keeps them up to explore)")
 
 
-async def run(*, data_dir: Path, keep_running: bool, console: Console | None = None) -> int:
+async def run(*, data_dir: Path, keep_running: bool, seed: int = demo_data.DEFAULT_SEED,
+              console: Console | None = None) -> int:
     console = console or operator_console()
     if (data_dir / "corridor.yaml").exists():
         console.print(f"[yellow]{data_dir} holds an earlier demo; starting afresh in it[/yellow]")
         import shutil
 
         shutil.rmtree(data_dir)
-    corridor = Corridor(data_dir, console)
+    corridor = Corridor(data_dir, console, demo_data.corridor(seed))
     try:
         await corridor.start()
-        await corridor.seed()
-        with Live(await corridor.progress("seeded"), console=console, refresh_per_second=4) as live:
+        console.print(f"seeded from seed {seed}:")
+        for line in corridor.data.summary():
+            console.print(f"  {line}", soft_wrap=True)
+        with Live(await corridor.progress("seeding"), console=console, refresh_per_second=4) as live:
+            await corridor.seed(live)
             await corridor.run_story(live)
         console.print()
         await corridor.report(live=keep_running)
@@ -257,5 +321,3 @@ async def run(*, data_dir: Path, keep_running: bool, console: Console | None = N
     finally:
         await corridor.stop()
         console.print("corridor stopped")
-
-

@@ -1,55 +1,88 @@
-"""The demo corridor's seed data: partners, host organisations, opportunities and volunteers.
+"""The demo corridor's seed data: partners, host organisations, opportunities and volunteers, drawn
+from a seed (`corridor demo --seed N`): the same seed gives the same people and the same roles.
 
 Invented people and organisations, varied on purpose: languages at different CEFR levels, skills of
-the corridor's sectors, remote roles, someone willing to move, a business host in Spain (the only
-country whose law allows it), consents given and withheld.
+the corridor's sectors, remote roles, women willing to move to another partner's country, a business
+host in Spain (the only country whose law allows it), consents given and withheld, and roles with
+more candidates than slots, so that matching chooses.
+
+Each role asks for a skill of its own branch of the taxonomy, and its candidates all live on one
+node: who could go where does not depend on the order in which events reach the nodes, so the same
+seed plays the same story and ends with the same report.
 """
 
 from __future__ import annotations
+
+import random
+from dataclasses import dataclass
 
 NODES = {
     "fr": {"name": "Elan Interculturel (demo)", "country": "FR"},
     "es": {"name": "Cámara de Comercio de Sevilla (demo)", "country": "ES"},
     "it": {"name": "MateraHub (demo)", "country": "IT"},
 }
+LANGUAGE = {"fr": "fr", "es": "es", "it": "it"}
+LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+DEFAULT_SEED = 1
 
 
 def _place(country, region, city, **more):
     return {"country": country, "region": region, "city": city, **more}
 
 
-ORGANISATIONS = {
-    "fr": [{"reference": "FR-ORG-1", "name": "Maison des aînés de la Croix-Rousse", "kind": "ngo", "sector": "care",
-            "country": "FR", "city": "Lyon",
-            "contact": {"name": "Claire Martin", "email": "claire.martin@aines.example.fr", "preferred_language": "fr"}}],
-    "es": [{"reference": "ES-ORG-1", "name": "Fundación Abrazo", "kind": "ngo", "sector": "care", "country": "ES",
-            "city": "Sevilla", "contact": {"name": "Lucía Romero", "email": "lucia@abrazo.example.es", "preferred_language": "es"}},
-           {"reference": "ES-ORG-2", "name": "Asesoría Giralda", "kind": "business", "sector": "accounting", "country": "ES",
-            "city": "Sevilla", "contact": {"name": "Carmen Ruiz", "email": "carmen@giralda.example.es", "preferred_language": "es"}}],
-    "it": [{"reference": "IT-ORG-1", "name": "Sartoria Sociale Sassi", "kind": "ngo", "sector": "crafts", "country": "IT",
-            "city": "Matera", "contact": {"name": "Giulia Conti", "email": "giulia@sartoria.example.it", "preferred_language": "it"}}],
-}
+CITY = {"fr": _place("FR", "Auvergne-Rhône-Alpes", "Lyon"), "es": _place("ES", "Andalucía", "Sevilla"),
+        "it": _place("IT", "Basilicata", "Matera")}
 
-OPPORTUNITIES = {
-    "fr": [("FR-ORG-1", {"reference": "FR-OPP-1", "title": "Accompagnement de résidents âgés", "required_skills": [{"code": "care.elderly-care"}],
-                         "languages": [{"language": "fr", "level": "B1"}], "place": _place("FR", "Auvergne-Rhône-Alpes", "Lyon"),
-                         "hours_per_week": 8, "starts_on": "2027-01-11", "slots_total": 2}),
-           ("FR-ORG-1", {"reference": "FR-OPP-2", "title": "Animation d'ateliers numériques", "required_skills": [{"code": "transversal"}],
-                         "languages": [{"language": "fr", "level": "A2"}], "place": _place("FR", "Auvergne-Rhône-Alpes", "Lyon", remote=True),
-                         "hours_per_week": 4, "starts_on": "2027-01-18", "slots_total": 1})],
-    "es": [("ES-ORG-1", {"reference": "ES-OPP-1", "title": "Compañía a personas mayores", "required_skills": [{"code": "care.elderly-care"}],
-                         "languages": [{"language": "es", "level": "B1"}], "place": _place("ES", "Andalucía", "Sevilla"),
-                         "hours_per_week": 10, "starts_on": "2027-01-11", "slots_total": 2}),
-           ("ES-ORG-2", {"reference": "ES-OPP-2", "title": "Auxiliar contable", "required_skills": [{"code": "accounting.bookkeeping"}],
-                         "languages": [{"language": "es", "level": "B2"}], "place": _place("ES", "Andalucía", "Sevilla"),
-                         "hours_per_week": 12, "starts_on": "2027-02-01", "slots_total": 1}),
-           ("ES-ORG-1", {"reference": "ES-OPP-3", "title": "Línea de apoyo en árabe", "required_skills": [{"code": "translation.community-interpreting"}],
-                         "languages": [{"language": "ar", "level": "B2"}], "place": _place("ES", "Andalucía", "Sevilla", remote=True),
-                         "hours_per_week": 4, "starts_on": "2027-01-15", "slots_total": 2})],
-    "it": [("IT-ORG-1", {"reference": "IT-OPP-1", "title": "Laboratorio di sartoria", "required_skills": [{"code": "crafts.sewing"}],
-                         "languages": [{"language": "it", "level": "A2"}], "place": _place("IT", "Basilicata", "Matera"),
-                         "hours_per_week": 6, "starts_on": "2027-01-20", "slots_total": 2})],
+
+@dataclass(frozen=True)
+class Role:
+    """A kind of volunteering role, asking for one skill (each role's skill in a branch of its own)."""
+
+    skill: str
+    sector: str
+    titles: dict[str, str]
+    remote: bool = False
+    business: bool = False  # hosted by a company where the law allows it (Spain)
+
+
+ROLES = (
+    Role("care.elderly-care", "care", {"fr": "Accompagnement de résidents âgés", "es": "Compañía a personas mayores",
+                                       "it": "Compagnia agli anziani"}),
+    Role("crafts.sewing", "crafts", {"fr": "Atelier de couture solidaire", "es": "Taller de costura",
+                                     "it": "Laboratorio di sartoria"}),
+    Role("hospitality.cooking", "hospitality", {"fr": "Cuisine d'une épicerie solidaire", "es": "Cocina de un comedor social",
+                                                "it": "Cucina della mensa solidale"}),
+    Role("translation.community-interpreting", "translation_mediation",
+         {"fr": "Interprétariat en milieu social", "es": "Línea de apoyo en árabe", "it": "Interpretariato sociale"},
+         remote=True),
+    Role("retail.sales", "retail", {"fr": "Vente en boutique solidaire", "es": "Dependienta en tienda de barrio",
+                                    "it": "Vendita nella bottega equa"}, business=True),
+    Role("agriculture.gardening", "agriculture", {"fr": "Jardin partagé", "es": "Huerto urbano", "it": "Orto sociale"}),
+    Role("it.it-support", "it_digital", {"fr": "Assistance informatique", "es": "Soporte informático",
+                                         "it": "Assistenza informatica"}, remote=True),
+    Role("community.outreach", "community_work", {"fr": "Accueil des nouvelles arrivantes", "es": "Acogida de recién llegadas",
+                                                  "it": "Accoglienza delle nuove arrivate"}),
+)
+
+# (given name, family name, country of origin, first language)
+PEOPLE = (
+    ("Amina", "Haddad", "SY", "ar"), ("Fatou", "Diallo", "SN", "wo"), ("Nour", "Khalil", "LB", "ar"),
+    ("Lucía", "Pérez", "VE", "es"), ("Oksana", "Melnyk", "UA", "uk"), ("Samira", "Benali", "MA", "ar"),
+    ("Gloria", "Mendoza", "CO", "es"), ("Senait", "Tesfaye", "ER", "ti"), ("Mariam", "Ahmadi", "AF", "fa"),
+    ("Aisha", "Bello", "NG", "en"), ("Hawa", "Kamara", "SL", "en"), ("Leila", "Rahimi", "IR", "fa"),
+    ("Yasmin", "Osman", "SD", "ar"), ("Rosa", "Quispe", "PE", "es"), ("Tigist", "Alemu", "ET", "am"),
+    ("Zainab", "Hussein", "IQ", "ar"), ("Marie", "Nkemelu", "CM", "fr"), ("Khadija", "Mansour", "TN", "ar"),
+    ("Olena", "Kovalenko", "UA", "uk"), ("Priya", "Nair", "IN", "en"), ("Halima", "Yusuf", "SO", "so"),
+    ("Farida", "Sadiq", "PK", "ur"),
+)
+
+ORGANISATIONS = {  # per node: an NGO, and for Spain a business as well
+    "fr": {"ngo": ("Solidarités Croix-Rousse", "Claire Martin", "claire.martin@solidarites.example.fr")},
+    "es": {"ngo": ("Fundación Abrazo", "Lucía Romero", "lucia@abrazo.example.es"),
+           "business": ("Comercios Giralda", "Carmen Ruiz", "carmen@giralda.example.es")},
+    "it": {"ngo": ("Cooperativa Sociale Sassi", "Giulia Conti", "giulia@sassi.example.it")},
 }
+START_DATES = ("2027-01-11", "2027-01-18", "2027-01-25", "2027-02-01")
 
 
 def _volunteer(reference, given, family, origin, language, place, languages, skills, *, hours=12, share=True,
@@ -62,27 +95,87 @@ def _volunteer(reference, given, family, origin, language, place, languages, ski
             "consents": {"processing": True, "share_match_profile": share, "disclose_contact": disclose}}
 
 
-LYON = _place("FR", "Auvergne-Rhône-Alpes", "Lyon")
-SEVILLA = _place("ES", "Andalucía", "Sevilla")
-MATERA = _place("IT", "Basilicata", "Matera")
+def _organisation(node: str, kind: str) -> dict:
+    name, contact, email = ORGANISATIONS[node][kind]
+    return {"reference": f"{node.upper()}-ORG-{kind.upper()}", "name": name, "kind": kind,
+            "sector": "retail" if kind == "business" else "community_work", "country": NODES[node]["country"],
+            "city": CITY[node]["city"], "contact": {"name": contact, "email": email, "preferred_language": LANGUAGE[node]}}
 
-VOLUNTEERS = {
-    "fr": [
-        _volunteer("FR-V1", "Amina", "Haddad", "SY", "fr", LYON, [("ar", "C2"), ("fr", "B2")], ["care.elderly-care"], sectors=["care"]),
-        _volunteer("FR-V2", "Fatou", "Diallo", "SN", "fr", LYON, [("wo", "C2"), ("fr", "C1")], ["transversal.digital-literacy"]),
-        _volunteer("FR-V3", "Nour", "Khalil", "LB", "fr", {**LYON, "remote_only": True}, [("ar", "C2"), ("fr", "B2"), ("en", "B1")],
-                   ["translation.community-interpreting"], sectors=["translation_mediation"]),
-        _volunteer("FR-V4", "Lucía", "Pérez", "VE", "es", {**LYON, "willing_to_move": True}, [("es", "C2"), ("fr", "B1")],
-                   ["accounting.bookkeeping"], sectors=["accounting"]),
-        _volunteer("FR-V5", "Oksana", "Melnyk", "UA", "en", LYON, [("uk", "C2"), ("fr", "A2"), ("en", "B2")], ["care.elderly-care"],
-                   share=False),
-    ],
-    "es": [
-        _volunteer("ES-V1", "Samira", "Benali", "MA", "es", SEVILLA, [("ar", "C2"), ("es", "B2"), ("fr", "B1")], ["care.elderly-care"]),
-        _volunteer("ES-V2", "Gloria", "Mendoza", "CO", "es", SEVILLA, [("es", "C2")], ["care.elderly-care"], sectors=["care"]),
-    ],
-    "it": [
-        _volunteer("IT-V1", "Senait", "Tesfaye", "ER", "it", MATERA, [("ti", "C2"), ("it", "B1"), ("ar", "B2")], ["crafts.sewing"]),
-        _volunteer("IT-V2", "Mariam", "Ahmadi", "AF", "it", MATERA, [("fa", "C2"), ("it", "A2")], ["crafts.sewing"], sectors=["crafts"]),
-    ],
-}
+
+@dataclass(frozen=True)
+class DemoCorridor:
+    seed: int
+    organisations: dict[str, list[dict]]
+    opportunities: dict[str, list[tuple[str, dict]]]  # host node → (organisation reference, opportunity)
+    volunteers: dict[str, list[dict]]  # home node → volunteers
+    decline_pick: int  # which proposal (in the order of her reference) the volunteer declines
+
+    def summary(self) -> list[str]:
+        """What was seeded, one line per node: the same for the same seed."""
+        lines = []
+        for node in NODES:
+            roles = "; ".join(f"{o['reference']} {o['title']} ({o['slots_total']} slot{'s' if o['slots_total'] > 1 else ''})" for _, o in self.opportunities[node])
+            people = ", ".join(f"{v['reference']} {v['given_name']} {v['family_name']}" for v in self.volunteers[node])
+            lines.append(f"{node}: opportunities {roles or 'none'} · volunteers {people or 'none'}")
+        return lines
+
+
+def corridor(seed: int = DEFAULT_SEED) -> DemoCorridor:
+    """The demo's people and roles for `seed`."""
+    rng = random.Random(seed)
+    people = iter(rng.sample(PEOPLE, len(PEOPLE)))
+    roles = rng.sample(ROLES, 6)
+    hosts = [node for node in NODES for _ in range(2)]  # two roles offered on each node ...
+    homes = list(hosts)  # ... and the candidates of two roles living on each
+    rng.shuffle(hosts)
+    rng.shuffle(homes)
+    organisations: dict[str, dict[str, dict]] = {node: {} for node in NODES}
+    opportunities: dict[str, list[tuple[str, dict]]] = {node: [] for node in NODES}
+    volunteers: dict[str, list[dict]] = {node: [] for node in NODES}
+
+    def new_volunteer(home: str, host: str, *, languages: list[tuple[str, str]], **fields) -> None:
+        """The next person, living on `home`'s side, writing to her in the language of the role's host."""
+        given, family, origin, native = next(people)
+        spoken = {language for language, _ in languages}
+        languages = ([(native, "C2")] if native not in spoken else []) + languages
+        reference = f"{home.upper()}-V{len(volunteers[home]) + 1}"
+        volunteers[home].append(_volunteer(reference, given, family, origin, LANGUAGE[host], languages=languages, **fields))
+
+    for role, host, home in zip(roles, hosts, homes):
+        kind = "business" if role.business and host == "es" else "ngo"
+        organisation = organisations[host].setdefault(kind, _organisation(host, kind))
+        required = rng.choice(("A2", "B1", "B2"))
+        slots = rng.randint(1, 3)
+        hours = rng.choice((4, 6, 8, 10))
+        place = {**CITY[host], **({"remote": True} if role.remote else {})}
+        reference = f"{host.upper()}-OPP-{len(opportunities[host]) + 1}"
+        opportunities[host].append((organisation["reference"], {
+            "reference": reference, "title": role.titles[host], "required_skills": [{"code": role.skill}],
+            "languages": [{"language": LANGUAGE[host], "level": required}], "place": place, "hours_per_week": hours,
+            "starts_on": rng.choice(START_DATES), "slots_total": slots}))
+        # Its candidates live on one node: the host's own, or another partner's (then willing to move, or remote).
+        cross_border = home != host
+        sectors = [role.sector] if rng.random() < 0.5 else []
+        # Levels one apart, so no two candidates fit equally well (language fit tells them apart).
+        first = LEVELS.index(required)
+        levels = rng.sample(LEVELS[first:first + 3], k=min(3, rng.randint(1, slots + 1)))
+        for level in levels:
+            own = {**CITY[home], **({"willing_to_move": True} if cross_border and not role.remote else {})}
+            given_languages = [(LANGUAGE[host], level)] + ([("en", rng.choice(("A2", "B1", "B2")))] if rng.random() < 0.4 else [])
+            if LANGUAGE[home] != LANGUAGE[host]:
+                given_languages.append((LANGUAGE[home], rng.choice(("A2", "B1", "B2"))))
+            new_volunteer(home, host, place=own, languages=given_languages, skills=[role.skill], hours=hours + rng.choice((0, 2, 4)),
+                          share=cross_border or rng.random() < 0.7, sectors=sectors)
+    # Two who are matched with nothing: one withholds her consent to share her profile across the
+    # corridor (so a role abroad never sees her), one speaks the host's language below what it asks.
+    offered = [(o, host) for host in NODES for _, o in opportunities[host]]
+    opportunity, host = rng.choice(offered)
+    home = rng.choice([n for n in NODES if n != host])
+    new_volunteer(home, host, place={**CITY[home], "willing_to_move": True}, languages=[(LANGUAGE[host], "C1")],
+                  skills=[opportunity["required_skills"][0]["code"]], hours=20, share=False)
+    opportunity, host = rng.choice(offered)
+    below = LEVELS[LEVELS.index(opportunity["languages"][0]["level"]) - 1]
+    new_volunteer(host, host, place=dict(CITY[host]), languages=[(LANGUAGE[host], below)],
+                  skills=[opportunity["required_skills"][0]["code"]], hours=20)
+    return DemoCorridor(seed=seed, organisations={n: list(o.values()) for n, o in organisations.items()},
+                        opportunities=opportunities, volunteers=volunteers, decline_pick=rng.randrange(1000))

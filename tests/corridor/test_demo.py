@@ -1,5 +1,6 @@
 """The README's run command: the demo corridor (a hub and three nodes, twelve service processes)
-seeds its data, runs the saga across the nodes and ends with the report and where to look."""
+seeds its data, runs the saga across the nodes and ends with the report and where to look; the same
+seed gives the same corridor and the same report."""
 
 from __future__ import annotations
 
@@ -11,15 +12,34 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.nats
+pytestmark = [pytest.mark.nats, pytest.mark.timeout(900)]
 CORRIDOR = Path(sys.executable).parent / "corridor"
 
 
-def test_the_demo_corridor_runs_the_saga_across_three_nodes(tmp_path):
-    done = subprocess.run([str(CORRIDOR), "demo", "--data-dir", str(tmp_path / "demo")], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "COLUMNS": "200"})
+def _demo(data_dir: Path, *options: str) -> str:
+    done = subprocess.run([str(CORRIDOR), "demo", "--data-dir", str(data_dir), *options], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "COLUMNS": "200"}, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    return done.stdout
+
+
+def _seeded(out: str) -> list[str]:
+    after = out.split("seeded from seed ", 1)[1].splitlines()
+    return [after[0], *(line for line in after[1:4] if line.startswith(("  fr:", "  es:", "  it:")))]
+
+
+def _report(out: str) -> str:
+    return out.split("corridor report", 1)[1].split("where to look:", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory) -> tuple[Path, str]:
+    data_dir = tmp_path_factory.mktemp("demo") / "demo"
+    return data_dir, _demo(data_dir)
+
+
+def test_the_demo_corridor_runs_the_saga_across_three_nodes(first_run):
+    data_dir, out = first_run
     assert "corridor up: hub nats://127.0.0.1:" in out and "demo corridor — done" in out
     assert "corridor report" in out and "where to look:" in out and "corridor stopped" in out
     # Without --keep-running the services are gone when the report is read: no address, no password.
@@ -31,5 +51,14 @@ def test_the_demo_corridor_runs_the_saga_across_three_nodes(tmp_path):
     hosted = sum(int(row[6]) for row in rows.values())
     assert completed >= 3 and hosted >= completed
     for node in ("fr", "es", "it"):
-        assert len(mailbox.Maildir(tmp_path / "demo" / node / "maildir", create=False)) > 0
-        assert (tmp_path / "demo" / node / "logs" / "profiles.log").stat().st_size > 0
+        assert len(mailbox.Maildir(data_dir / node / "maildir", create=False)) > 0
+        assert (data_dir / node / "logs" / "profiles.log").stat().st_size > 0
+
+
+def test_the_same_seed_gives_the_same_corridor_and_report(first_run, tmp_path):
+    _, first = first_run
+    again = _demo(tmp_path / "demo", "--seed", "1")  # the default seed, given
+    assert _seeded(first)[0].startswith("1:") and len(_seeded(first)) == 4
+    assert _seeded(again) == _seeded(first)
+    assert _report(again) == _report(first)
+    assert "completed:" in _report(first) and "hours" in _report(first)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from corridor_contracts import PartnerNode, Registry
 from corridor_runtime.node import NodeConfig, NodeLayout, ensure_keys
 from corridor_runtime.registry_file import ConfigError, save_registry

@@ -44,13 +44,12 @@ from dataclasses import dataclass, field
 
 import nats.errors
 import structlog
+from corridor_contracts import CATALOGUE, Scope, subjects
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import async_sessionmaker, AsyncSession
-
-from corridor_contracts import CATALOGUE, Scope, subjects
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .authority import Ledger, Refused
 from .dead_letters import DeadLetters
@@ -213,10 +212,8 @@ class Consumer:
             await self._loop()
         finally:
             if self._sub is not None:  # a fetch cut short must not leave replies queued behind it
-                try:
+                with contextlib.suppress(Exception):  # the connection may be gone already
                     await self._sub.unsubscribe()
-                except Exception:
-                    pass
                 self._sub = None
 
     async def _loop(self) -> None:
@@ -248,7 +245,7 @@ class Consumer:
             return
         try:
             await self._js.reset_consumer(self.subscription.stream, self.name, timeout=5.0)
-        except Exception as error:  # only sooner than the ack wait: whatever stops it, that still holds
+        except Exception as error:  # noqa: BLE001 — only sooner than the ack wait: whatever stops it, that still holds
             log.warning("could not take back what a stopped process held; it comes back after the ack wait",
                         consumer=self.name, unacknowledged=pending, error=repr(error))
             return
@@ -338,7 +335,7 @@ class Consumer:
             return
         try:
             await self._apply(valid)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 — whatever failed, it is found and retried or dead-lettered
             if len(valid) == 1:
                 await self._fail(*valid[0], error)
                 return
@@ -350,7 +347,7 @@ class Consumer:
                     continue
                 try:
                     await self._apply([item])
-                except Exception as single_error:
+                except Exception as single_error:  # noqa: BLE001 — retried or dead-lettered
                     await self._fail(*item, single_error)
                 else:
                     self._done(*item)

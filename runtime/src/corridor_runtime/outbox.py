@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from nats.aio.client import Client
@@ -63,13 +63,13 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled."""
-        last_prune = datetime.now(timezone.utc)
+        last_prune = datetime.now(UTC)
         while True:
             try:
                 await self.publish_pending()
-                if datetime.now(timezone.utc) - last_prune > timedelta(hours=1):
+                if datetime.now(UTC) - last_prune > timedelta(hours=1):
                     await self.prune()
-                    last_prune = datetime.now(timezone.utc)
+                    last_prune = datetime.now(UTC)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database or NATS is away: keep the rows, try again later
@@ -107,7 +107,7 @@ class OutboxRelay:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _due(self, after: int):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         o = self._outbox
         async with self._db.reading() as conn:
             return (
@@ -128,7 +128,7 @@ class OutboxRelay:
     async def _record(self, sent: list[int], failed: list[tuple]) -> None:
         """Mark acked rows sent; push failed ones back with exponential backoff."""
         o = self._outbox
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         async with self._db.transaction() as conn:
             if sent:
                 await conn.execute(update(o).where(o.c.seq.in_(sent)).values(published_at=finished))
@@ -149,7 +149,7 @@ class OutboxRelay:
 
     async def prune(self) -> int:
         """Forget rows published longer ago than the retention."""
-        cutoff = datetime.now(timezone.utc) - self._retention
+        cutoff = datetime.now(UTC) - self._retention
         async with self._db.transaction() as conn:
             result = await conn.execute(delete(self._outbox).where(self._outbox.c.published_at < cutoff))
         return result.rowcount or 0
@@ -180,7 +180,7 @@ class AckedPublisher:
             headers = {"Nats-Msg-Id": msg_id} if trace_parent is None else {"Nats-Msg-Id": msg_id, TRACEPARENT: trace_parent}
             try:
                 await self._nc.publish(subject, data, reply=f"{self._prefix}.{batch_id}.{index}", headers=headers)
-            except Exception as error:  # not even sent (connection closed, too large): retried later
+            except Exception as error:  # noqa: BLE001 — not even sent (connection closed, too large): retried later
                 batch.settle(index, f"not sent: {type(error).__name__}: {error}")
         return batch
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import structlog
+from corridor_contracts import CATALOGUE, Envelope, Event, Registry, Scope, Sealer, Signer, UnknownEvent, subjects
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from corridor_contracts import CATALOGUE, Envelope, Event, Registry, Scope, Sealer, Signer, UnknownEvent, subjects
 
 from .tables import DeliveryTables
 from .telemetry import traceparent, traceparent_of
@@ -129,7 +128,7 @@ class UnitOfWork:
              correlation_id: UUID | None = None) -> Envelope:
         """Record an event to publish when (and only if) this unit of work commits."""
         subject, envelope = self._emitter.envelope(event, target=target, cause=cause, correlation_id=correlation_id)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         cause_span = self.trace_contexts.get(str(cause.envelope.event_id)) if cause and self.trace_contexts else None
         self._rows.append(
             {

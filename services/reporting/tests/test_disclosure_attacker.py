@@ -27,20 +27,26 @@ import io
 import random
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
 from corridor_reporting.api import table_csv
 from corridor_reporting.indicators import compute
 from corridor_reporting.outcome_figures import OUTCOMES, corridor_table, suppressed
 from corridor_reporting.suppression import suppress
-from corridor_reporting.tables import (PROJECTIONS, metadata, notification_failures, opportunities, outcome_records,
-                                       placements, volunteers)
+from corridor_reporting.tables import (
+    PROJECTIONS,
+    metadata,
+    notification_failures,
+    opportunities,
+    outcome_records,
+    placements,
+    volunteers,
+)
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 THRESHOLD = 5
 SLACK = 1e-6
@@ -65,7 +71,7 @@ def read_csv(text: str) -> dict:
     """A table as the CSV gives it: None for anything that is not a count."""
     lines = list(csv.reader(io.StringIO(text)))
     header, *body, last = lines
-    number = lambda v: int(v) if v.isdigit() else None  # noqa: E731
+    number = lambda v: int(v) if v.isdigit() else None
     assert last[0] == "total"
     return {"rows": [line[0] for line in body], "columns": header[1:-1],
             "cells": [[number(v) for v in line[1:-1]] for line in body], "row_totals": [number(line[-1]) for line in body],
@@ -106,7 +112,7 @@ class Attacker:
         self.at_least: list[tuple[dict, float]] = []  # Σ coefficient·figure ≥ bound
 
     def read(self, name: str, table: dict, *, link=linked) -> None:
-        key = lambda r, c: link(name, r, c)  # noqa: E731
+        key = lambda r, c: link(name, r, c)
         for r, c, v in entries(table):
             k = key(r, c)
             if v is None:
@@ -287,14 +293,14 @@ SECTORS = ["care", "retail", "it_digital", "crafts", "hospitality", "administrat
            "translation_mediation", "community_work", "agriculture", "other"]
 STATUSES = ["proposed", "confirmed", "started", "completed", "withdrawn", "declined", "expired"]
 COUNTRIES = ["FR", "ES", "IT", "DE", "PT", "GR"]
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def history(rnd: random.Random, *, placements_count: int, sectors: int, countries: int, volunteers_count: int,
             opportunities_count: int, outcomes_count: int, failures_count: int) -> dict[str, list[dict]]:
     """Rows of the projections, as the events would leave them."""
-    uid = lambda: str(uuid.UUID(int=rnd.getrandbits(128)))  # noqa: E731
-    skill = lambda: f"g{rnd.randrange(6)}.s{rnd.randrange(3)}"  # noqa: E731
+    uid = lambda: str(uuid.UUID(int=rnd.getrandbits(128)))
+    skill = lambda: f"g{rnd.randrange(6)}.s{rnd.randrange(3)}"
     weights = [rnd.random() ** 2 + 0.02 for _ in STATUSES]
     roles = [{"opportunity_id": uid(), "host_country": rnd.choice(COUNTRIES[:countries]),
               "host_kind": rnd.choice(["ngo", "ngo", "business", "public_body"]), "host_sector": rnd.choice(SECTORS[:sectors]),

@@ -3,35 +3,35 @@ PostgreSQL): the same figures, every count under 5 people suppressed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import nats
 import pytest
-
-from corridor_contracts import Envelope, PartnerNode, Registry, Signer, events, new_node_seed, public_key_of, subjects
+from corridor_contracts import Envelope, PartnerNode, Registry, events, new_node_seed, subjects
 from corridor_contracts.events.placements import OutcomeKind, Side, WithdrawalReason
 from corridor_contracts.types import OrganisationKind, Sector
 from corridor_reporting.bootstrap import build
 from corridor_reporting.rebuild import rebuild
+from corridor_runtime.access import Role
 from corridor_runtime.registry_file import save_registry
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.streams import provision
+from harness.access import bearer, signed_in_client
 from harness.ledger import eventually
 from harness.samples import MATCH, OPPORTUNITY_FIELDS, PROFILE
 from harness.streams import shared
-from corridor_runtime.access import Role
-from harness.access import bearer, signed_in_client
 
 pytestmark = pytest.mark.nats
 SEED = new_node_seed()
-START = datetime(2026, 9, 1, tzinfo=timezone.utc)
+START = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 async def publish(js, event, *, target=None):
@@ -124,8 +124,9 @@ async def _known_history_live_and_rebuilt(tmp_path, nats_node, database_url, nc)
     assert (by_outcome["employed"], by_outcome["in_training"], by_outcome["none"], outcomes["total"]) == (6, None, None, 12)
     kinds = live["placements_by_host_kind_and_status"]
     assert kinds["rows"] == ["ngo"] and kinds["row_totals"] == [None]
-    shown = subprocess.run([str(Path(sys.executable).parent / "corridor-reporting"), "show"], capture_output=True, text=True,
-                           timeout=120, env={**os.environ, "COLUMNS": "160", "CORRIDOR_NODE_ID": "fr",
+    shown = await asyncio.to_thread(
+        subprocess.run, [str(Path(sys.executable).parent / "corridor-reporting"), "show"], capture_output=True, text=True,
+        check=False, timeout=120, env={**os.environ, "COLUMNS": "160", "CORRIDOR_NODE_ID": "fr",
                                              "CORRIDOR_DATABASE_URL": database_url, "CORRIDOR_REGISTRY_FILE": str(registry),
                                              "CORRIDOR_DATA_DIR": str(tmp_path)})
     assert shown.returncode == 0, shown.stderr
@@ -176,9 +177,8 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
     import asyncio
     import subprocess
 
-    from prometheus_client.parser import text_string_to_metric_families
-
     from corridor_runtime.nats_server import free_port
+    from prometheus_client.parser import text_string_to_metric_families
 
     browser = chromium()
     nc = await nats.connect(nats_node.url)
@@ -209,7 +209,7 @@ async def test_the_dashboard_in_a_browser_and_the_metrics_for_prometheus(tmp_pat
 
         def browse(*args):
             return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", *args, saved.as_uri()],
-                                  capture_output=True, text=True, timeout=120)
+                                  capture_output=True, text=True, timeout=120, check=False)
 
         shot = tmp_path / "dashboard.png"
         done = await asyncio.to_thread(browse, f"--screenshot={shot}", "--window-size=1280,1400")

@@ -30,10 +30,9 @@ import statistics
 from collections import Counter
 from decimal import Decimal
 
+from corridor_runtime.authority import define_table as define_authority_table
 from sqlalchemy import MetaData, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from corridor_runtime.authority import define_table as define_authority_table
 
 from . import outcome_figures
 from .suppression import DEFAULT_THRESHOLD, TOTAL, Bound, Grid, suppress, suppress_figure, suppress_linked
@@ -79,9 +78,9 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, 
     hosted = sorted(o for o in await _hosted_here(session, node) if o in roles)
     failures = (await session.execute(select(notification_failures))).all()
 
-    host_country = lambda p: roles[p.opportunity_id].host_country if p.opportunity_id in roles else NO_HOST_COUNTRY  # noqa: E731
-    host_sector = lambda p: roles[p.opportunity_id].host_sector if p.opportunity_id in roles else NO_HOST  # noqa: E731
-    host_kind = lambda p: roles[p.opportunity_id].host_kind if p.opportunity_id in roles else NO_HOST  # noqa: E731
+    host_country = lambda p: roles[p.opportunity_id].host_country if p.opportunity_id in roles else NO_HOST_COUNTRY
+    host_sector = lambda p: roles[p.opportunity_id].host_sector if p.opportunity_id in roles else NO_HOST
+    host_kind = lambda p: roles[p.opportunity_id].host_kind if p.opportunity_id in roles else NO_HOST
     by_status_country = Counter((p.status, host_country(p)) for p in places)
     by_status_sector = Counter((host_sector(p), p.status) for p in places)
     by_kind_status = Counter((host_kind(p), p.status) for p in places)
@@ -109,7 +108,7 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, 
     }
     completion_rate = suppress_figure(round(completed / len(ended), 3) if ended else None, len(ended), threshold=threshold)
     withdrawal_rate = suppress_figure(round(1 - completed / len(ended), 3) if ended else None, len(ended), threshold=threshold)
-    hours = suppress_figure(str(sum((Decimal(str(p.hours)) for p in hours_people), Decimal("0"))), len(hours_people),
+    hours = suppress_figure(str(sum((Decimal(str(p.hours)) for p in hours_people), Decimal(0))), len(hours_people),
                             threshold=threshold)
 
     statuses_countries = sorted({c for _, c in by_status_country})
@@ -124,7 +123,7 @@ async def compute(session: AsyncSession, *, threshold: int = DEFAULT_THRESHOLD, 
         "placements_by_host_sector_and_status": Grid(by_status_sector, sectors, STATUSES, shared=_by_status(sectors)),
         "placements_by_host_kind_and_status": Grid(by_kind_status, kinds, STATUSES, shared=_by_status(kinds)),
     }
-    status = lambda *names: {(BY_STATUS, s): 1 for s in names}  # noqa: E731
+    status = lambda *names: {(BY_STATUS, s): 1 for s in names}
     facts = [Bound({**status("confirmed", "started", "withdrawn", "completed"), (CONFIRMED_BY_MONTH, TOTAL, TOTAL): -1})]
     figures = {}
     if waits_figures["people"] is not None:

@@ -18,15 +18,15 @@ import asyncio
 import json
 from collections.abc import Iterator
 
+import nats.errors
 import structlog
+from corridor_runtime import dead_letters
+from corridor_runtime.node import SERVICES
+from corridor_runtime.service import ServiceHost, status_subject
 from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-
-from corridor_runtime import dead_letters
-from corridor_runtime.node import SERVICES
-from corridor_runtime.service import ServiceHost, status_subject
 
 log = structlog.get_logger("corridor.reporting.metrics")
 
@@ -69,7 +69,7 @@ class NodeMetrics:
             try:
                 reply = await nc.request(status_subject(node, service), b"", timeout=2.0)
                 status = json.loads(reply.data)
-            except Exception:
+            except Exception:  # noqa: BLE001 — no answer, or not one to read: the service counts as down
                 self.up.labels(node, service).set(0)
                 self.services_own.forget(service)
                 continue
@@ -93,7 +93,7 @@ class NodeMetrics:
                 per_service[service] = per_service.get(service, 0) + count
             for service, count in per_service.items():
                 self.dead.labels(node, service).set(count)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 — the other readings stand without it
             log.warning("cannot read the dead-letter stream", error=repr(error))
         await self._read_peers(node, js)
 
@@ -108,7 +108,7 @@ class NodeMetrics:
                     stored = (await js.get_last_msg("IN", subject)).time
                 except NotFoundError:  # nothing from this peer on that subject yet
                     continue
-                except Exception as error:
+                except (nats.errors.Error, TimeoutError, OSError) as error:
                     log.warning("cannot read the IN stream", peer=peer.id, error=repr(error))
                     return
                 if stored is not None and (latest is None or stored > latest):

@@ -284,7 +284,6 @@ class ServiceHost:
             "http": self.http_url,
             "consumers": consumers,
             "failing": self.failing(),
-            "metrics": self.telemetry.exposition(),  # its own histograms, re-exposed by reporting's /metrics
         }
 
     def failing(self) -> dict[str, str]:
@@ -295,7 +294,8 @@ class ServiceHost:
 
     async def _answer_status(self, msg) -> None:
         try:
-            body = await self.status()
+            # With its own histograms, which reporting's /metrics serves (not in /health, which anyone may read).
+            body = {**await self.status(), "metrics": self.telemetry.exposition()}
         except Exception as error:
             body = {"node": self.settings.node_id, "service": self.name, "error": repr(error)}
         await msg.respond(json.dumps(body).encode())

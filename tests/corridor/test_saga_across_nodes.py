@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import nats
 import pytest
@@ -253,6 +253,24 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
                     text = " ".join(str(v) for v in row)
                     found = [v for v in personal.values() if v in text]
                     assert not found, (database.name, table, found)
+
+    # Had the receipt been lost, the home node would ask again later; the host answers a repeated
+    # request with a receipt again, and refuses nothing.
+    from sqlalchemy import update
+    from corridor_matching.erasure import Erasures
+    from corridor_matching.tables import erasure_receipts, erasures
+    async with fr.matching_host.unit_of_work() as uow:
+        await uow.session.execute(update(erasures).values(receipt_at=None, records_erased=None))
+        await uow.session.execute(erasure_receipts.delete())
+        asking = Erasures(fr.matching_host.settings.pseudonym_key(), fr.matching_host)
+        assert await asking.ask_again(uow, datetime.now(timezone.utc) + timedelta(hours=2)) == 1
+    [again] = await eventually(receipts, timeout=90)
+    assert again["records_erased"] == 1 and again["times_asked"] == 2
+    nc = await nats.connect(servers["es"].url)
+    try:
+        assert (await nc.jetstream().stream_info("DEADLETTER")).state.messages == 0
+    finally:
+        await nc.close()
 
 
 async def _empty(awaitable):

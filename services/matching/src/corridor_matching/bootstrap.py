@@ -28,6 +28,7 @@ def build(settings: NodeSettings | None = None, *, deadlines: saga.Deadlines | N
     rounds = Rounds(host, taxonomy=taxonomy.bundled(), rules=rules.bundled(), deadlines=deadlines, every=round_every)
     answers = saga.HostAnswers(secret)
     erasures = erasure.Erasures(secret, host)
+    host.add_loop("erasure-requests", erasures.ask_again_forever)
 
     async def on_volunteer_erased(uow: UnitOfWork, incoming: Incoming) -> None:
         await read_models.on_volunteer_erased(uow, incoming)

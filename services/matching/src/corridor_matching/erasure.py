@@ -3,14 +3,19 @@
 When profiles erases her (VolunteerErased), her open placements end here, this service's pending
 and past events of her placements leave its outbox, and every host node that received a request
 for her — it holds her pseudonym, and her contact if she was confirmed — is asked to erase what it
-holds. Each host answers with a receipt; `missing()` says which have not come back.
+holds. Each host answers with a receipt; `listing(missing=True)` says which have not come back.
+While a receipt is missing the request is sent again, after 1 hour, then twice as long each time up
+to a week, for as long as it takes: a host on a release that could not act on it acts once it has
+upgraded, and a request lost on the way is replaced. The host answers a repeated request again.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+import asyncio
+from datetime import datetime, timedelta, timezone
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
@@ -22,6 +27,18 @@ from corridor_runtime.unit_of_work import Incoming, UnitOfWork
 
 from .saga import OPEN, Status, status_changed
 from .tables import erasure_receipts, erasures, placements
+
+
+log = structlog.get_logger("corridor.matching.erasure")
+
+ASK_AGAIN_AFTER = timedelta(hours=1)  # then twice as long each time,
+ASK_AGAIN_AT_MOST_EVERY = timedelta(days=7)  # up to a week
+LOOK_EVERY = 600.0  # seconds
+
+
+def next_ask(last_asked_at: datetime, times_asked: int) -> datetime:
+    """When an erasure without a receipt is asked again."""
+    return last_asked_at + min(ASK_AGAIN_AFTER * 2 ** max(times_asked - 1, 0), ASK_AGAIN_AT_MOST_EVERY)
 
 
 class Receipt(BaseModel):
@@ -39,6 +56,8 @@ class ErasureView(BaseModel):
     receipt_at: datetime | None  # when the host's profiles (its placements, her contact) said it erased
     records_erased: int | None
     receipts: list[Receipt] = []  # what each service of the host erased
+    times_asked: int = 1
+    last_asked_at: datetime | None = None
 
 
 class Erasures:
@@ -80,6 +99,34 @@ class Erasures:
                 erasure_id=erasure_id, volunteer=pseudonym(self._secret, uuid.UUID(volunteer_id), host_node),
                 placement_ids=[uuid.UUID(p) for p in sorted(placement_ids)]),
                 target=host_node, correlation_id=erasure_id)
+
+    async def ask_again(self, uow: UnitOfWork, now: datetime) -> int:
+        """Send again each request whose receipt has not come and whose time has come; how many."""
+        waiting = (await uow.session.execute(select(erasures).where(erasures.c.receipt_at.is_(None)))).all()
+        asked = 0
+        for row in waiting:
+            if now < next_ask(row.last_asked_at or row.requested_at, row.times_asked):
+                continue
+            erasure_id, volunteer_id = uuid.UUID(row.erasure_id), uuid.UUID(row.volunteer_id)
+            uow.emit(events.ErasureRequested(
+                erasure_id=erasure_id, volunteer=pseudonym(self._secret, volunteer_id, row.host_node),
+                placement_ids=[uuid.UUID(p) for p in row.placement_ids]),
+                target=row.host_node, correlation_id=erasure_id)
+            await uow.session.execute(update(erasures).where(erasures.c.erasure_id == row.erasure_id)
+                                      .values(last_asked_at=now, times_asked=row.times_asked + 1))
+            log.warning("erasure asked again: the host has sent no receipt", erasure_id=row.erasure_id,
+                        host_node=row.host_node, times_asked=row.times_asked + 1,
+                        requested_at=row.requested_at.isoformat())
+            asked += 1
+        return asked
+
+    async def ask_again_forever(self) -> None:
+        """The service's loop: look for erasures to ask again every LOOK_EVERY seconds."""
+        assert self._host is not None
+        while True:
+            async with self._host.unit_of_work() as uow:
+                await self.ask_again(uow, datetime.now(timezone.utc))
+            await asyncio.sleep(LOOK_EVERY)
 
     async def on_erasure_completed(self, uow: UnitOfWork, incoming: Incoming) -> None:
         """A host's receipt; only the node that was asked can answer for itself."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, Numeric, String, Table, text
 
 from corridor_runtime.database import UtcDateTime
 
@@ -79,6 +79,9 @@ erasures = Table(
     Column("requested_at", UtcDateTime, nullable=False),
     Column("receipt_at", UtcDateTime, nullable=True),  # when the host says it erased
     Column("records_erased", Integer, nullable=True),
+    # Asked again while no receipt comes (a host on an older release, a lost message): when last, how often.
+    Column("last_asked_at", UtcDateTime, nullable=True),
+    Column("times_asked", Integer, nullable=False, server_default=text("1")),
 )
 
 # Each service of the host that erased something sends its own receipt: what it erased, and when.

@@ -288,12 +288,15 @@ async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> set[str]:
     Her consented contact goes, her pseudonym is replaced by a random one (nothing links the
     placement to her any more), a placement still running ends and frees its slot, and this
     service's outgoing events of those placements leave its outbox. Counts of hours and dates stay:
-    they describe the opportunity, not her. Returns the journeys' correlation ids."""
+    they describe the opportunity, not her. Her home node asks again while no receipt reaches it: a
+    placement this erasure already emptied is erased again (nothing is left) and the receipt sent
+    again. Returns the journeys' correlation ids."""
     event: events.ErasureRequested = incoming.event
     rows = (await uow.session.execute(select(host_placements).where(
         host_placements.c.placement_id.in_([str(p) for p in event.placement_ids]),
         host_placements.c.home_node == incoming.envelope.origin,
-        host_placements.c.volunteer == event.volunteer))).all()
+        (host_placements.c.volunteer == event.volunteer)
+        | (host_placements.c.erasure_id == str(event.erasure_id))))).all()
     if event.placement_ids and not rows:
         # A volunteer this node never received from that node. (Placements of another home node are
         # refused before this, by the consumer's authority ledger. A request her home node dropped
@@ -305,7 +308,8 @@ async def on_erasure_requested(uow: UnitOfWork, incoming: Incoming) -> set[str]:
         if HostEffect.RELEASE_SLOT in step.effects and step.status is not None:
             await _release(uow, row, step.status)
         await uow.session.execute(update(host_placements).where(host_placements.c.placement_id == row.placement_id)
-                                  .values(contact=None, volunteer=secrets.token_urlsafe(32), updated_at=_now()))
+                                  .values(contact=None, volunteer=secrets.token_urlsafe(32), updated_at=_now(),
+                                          erasure_id=str(event.erasure_id)))
         await uow.forget(uuid.UUID(row.correlation_id))
     uow.emit(events.ErasureCompleted(erasure_id=event.erasure_id, volunteer=event.volunteer, erased_at=_now(),
                                      records_erased=len(rows), service="profiles",

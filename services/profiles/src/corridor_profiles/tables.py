@@ -92,6 +92,8 @@ host_placements = Table(
     Column("skills_practised", JSON, nullable=True),
     Column("requested_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The erasure that emptied it: her home node may ask again (it had no receipt), and is answered again.
+    Column("erasure_id", String(36), nullable=True),
 )
 
 hours_entries = Table(

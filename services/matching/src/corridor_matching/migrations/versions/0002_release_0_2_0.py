@@ -1,4 +1,5 @@
-"""Release 0.2.0: the authority ledger, erasures across nodes and their receipts, and hours logged per placement.
+"""Release 0.2.0: the authority ledger, erasures across nodes (asked again until their receipt comes) and their
+receipts, and hours logged per placement.
 
 Adds only what is missing, so that a database written before schemas were versioned (by any commit
 after release 0.1.0) is brought up to this release too.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from corridor_runtime.migration.ops import (
+    add_column_if_missing,
     create_index_if_missing,
     create_table_if_missing,
     downgrade_delivery_tables_0_2_0,
@@ -45,7 +47,13 @@ def upgrade() -> None:
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("receipt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("records_erased", sa.Integer(), nullable=True),
+        sa.Column("last_asked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("times_asked", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.PrimaryKeyConstraint("erasure_id"),
+    )
+    add_column_if_missing("matching_erasures", sa.Column("last_asked_at", sa.DateTime(timezone=True), nullable=True))
+    add_column_if_missing(
+        "matching_erasures", sa.Column("times_asked", sa.Integer(), server_default=sa.text("1"), nullable=False)
     )
     create_index_if_missing("ix_matching_erasures_volunteer_id", "matching_erasures", ["volunteer_id"], unique=False)
     create_table_if_missing(

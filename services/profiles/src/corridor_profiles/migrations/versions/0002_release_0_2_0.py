@@ -1,4 +1,5 @@
-"""Release 0.2.0: the authority ledger, and each opportunity's revision (receivers apply only a newer one).
+"""Release 0.2.0: the authority ledger, each opportunity's revision (receivers apply only a newer one), and
+the erasure that emptied a host placement (a repeated request is answered again).
 
 Adds only what is missing, so that a database written before schemas were versioned (by any commit
 after release 0.1.0) is brought up to this release too.
@@ -30,9 +31,12 @@ def upgrade() -> None:
     add_column_if_missing(
         "profiles_opportunities", sa.Column("revision", sa.Integer(), server_default=sa.text("0"), nullable=False)
     )
+    add_column_if_missing("profiles_host_placements", sa.Column("erasure_id", sa.String(length=36), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("profiles_host_placements") as table:
+        table.drop_column("erasure_id")
     with op.batch_alter_table("profiles_opportunities") as table:
         table.drop_column("revision")
     downgrade_delivery_tables_0_2_0(SERVICE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,9 +56,47 @@ def test_the_demo_corridor_runs_the_saga_across_three_nodes(first_run):
         assert (data_dir / node / "logs" / "profiles.log").stat().st_size > 0
 
 
-def test_the_same_seed_gives_the_same_corridor_and_report(first_run, tmp_path):
+def _child(parent: int, module: str, node: str) -> int:
+    """The pid of `parent`'s child process running `python -m <module>` for `node`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and module.encode() in command and f"CORRIDOR_NODE_ID={node}".encode() in environment:
+            return int(entry.name)
+    raise AssertionError(f"no {module} of node {node} under pid {parent}")
+
+
+def test_the_same_seed_gives_the_same_corridor_and_report_even_when_a_service_dies(first_run, tmp_path):
+    """Run again with the seed given (the default, 1), and kill node fr's matching service as the
+    story starts: the node runner starts it again, and the corridor and report are the same."""
     _, first = first_run
-    again = _demo(tmp_path / "demo", "--seed", "1")  # the default seed, given
+    process = subprocess.Popen([str(CORRIDOR), "demo", "--data-dir", str(tmp_path / "demo"), "--seed", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "COLUMNS": "200"}, start_new_session=True)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("corridor up:"):
+                killed = _child(process.pid, "corridor_matching", "fr")
+                os.kill(killed, signal.SIGKILL)  # a service process of the demo this test started
+                break
+        assert lines and lines[-1].startswith("corridor up:"), "".join(lines)
+        again = "".join(lines) + process.stdout.read()
+        assert process.wait(600) == 0, again[-3000:]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()
+    assert f"node fr: matching (pid {killed}) exited with code -9 (killed by SIGKILL)" in again, again[-3000:]
+    assert "node fr: matching started again as pid" in again
     assert _seeded(first)[0].startswith("1:") and len(_seeded(first)) == 4
     assert _seeded(again) == _seeded(first)
     assert _report(again) == _report(first)

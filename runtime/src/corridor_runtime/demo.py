@@ -117,7 +117,20 @@ class Corridor:
 
     # --- talking to the services ------------------------------------------------------------------
     async def call(self, node: str, service: str, method: str, path: str, body=None) -> dict:
-        response = await self.client.request(method, self.urls[node][service] + path, json=body, headers=self.headers[node])
+        """One request to a service's API. A service that is down (its node runner starts it again on
+        the same port) is asked again for up to a minute: a refused connection carried no request, and
+        a read is safe to repeat."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = await self.client.request(method, self.urls[node][service] + path, json=body,
+                                                     headers=self.headers[node])
+                break
+            except (httpx.ConnectError, httpx.TransportError) as error:
+                repeatable = isinstance(error, httpx.ConnectError) or method == "GET"
+                if not repeatable or time.monotonic() > deadline:
+                    raise DemoError(f"{node} {service} {method} {path}: {error!r}") from None
+                await asyncio.sleep(0.5)
         if response.status_code >= 400:
             raise DemoError(f"{node} {service} {method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()

@@ -61,3 +61,35 @@ async def test_a_partner_added_to_the_registry_is_heard_from_without_a_restart(c
         await book.stop()
         for nc in clients.values():
             await nc.close()
+
+
+async def test_a_new_partners_first_event_is_applied_even_before_the_next_look_at_the_registry(
+        corridor_servers, tmp_path):
+    """Several services of a node each look at the registry file now and then; the first to see a new
+    partner sources its events into IN. Another service that has not looked yet reads the file again
+    when an event comes from a node it does not know, instead of dead-lettering it."""
+    _hub, servers = corridor_servers(["fr", "es", "it"])
+    registry = tmp_path / "corridor.yaml"
+    _save(registry, ["fr", "es"])
+    clients = {node: await nats.connect(server.url) for node, server in servers.items()}
+    settings = NodeSettings(node_id="es", service="ledger", nats_url=servers["es"].url, data_dir=tmp_path,
+                            registry_file=registry, signing_seed=SEEDS["es"].decode(), registry_poll_seconds=3600)
+    book = ledger.host(settings, ledger.Ledger())
+    try:
+        await provision(clients["es"].jetstream(), "es", ["fr"])
+        await provision(clients["it"].jetstream(), "it", ["fr", "es"])
+        await book.start()
+        _save(registry, ["fr", "es", "it"])
+        await provision(clients["es"].jetstream(), "es", ["fr", "it"])  # as a sibling service that looked first
+        news = Signer(SEEDS["it"]).sign(Envelope.wrap(SAMPLES["OpportunityPublished"], origin="it"))
+        await clients["it"].jetstream().publish("corridor.bcast.it.OpportunityPublished", news.encode(),
+                                                headers={"Nats-Msg-Id": str(news.event_id)})
+
+        async def applied():
+            return (await ledger.applied(book)).get(str(news.event_id)) == 1
+        assert await eventually(applied, timeout=60)
+        assert await dead_letters.read_all(clients["es"].jetstream()) == []
+    finally:
+        await book.stop()
+        for client in clients.values():
+            await client.close()

@@ -61,6 +61,9 @@ class Verifier:
         """Trust these keys from now on (a registry change: a partner added, removed or rotated)."""
         self._keys = {node: _verify_key(key) for node, key in public_keys.items()}
 
+    def knows(self, node: str) -> bool:
+        return node in self._keys
+
     def verify(self, wire: dict[str, Any]) -> None:
         origin = wire.get("origin")
         signature = wire.get("signature")

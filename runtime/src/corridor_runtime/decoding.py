@@ -9,6 +9,7 @@ in the future than the clocks of two nodes can disagree (a sender's time is not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from pydantic import ValidationError
@@ -27,8 +28,13 @@ class Poison(ValueError):
 
 class Decoder:
     def __init__(self, node_id: str, verifier: Verifier | None, sealer: Sealer | None = None,
-                 replay_window: timedelta | None = None, max_clock_skew: timedelta = timedelta(minutes=5)) -> None:
+                 replay_window: timedelta | None = None, max_clock_skew: timedelta = timedelta(minutes=5),
+                 refresh_registry: Callable[[], bool] | None = None) -> None:
         self._node_id = node_id
+        # Reads the registry file again if it changed (True then): an event from a partner this
+        # service does not know yet may come from one just added, whose events another service of
+        # the node already sources into IN while this one has not looked at the file again.
+        self._refresh_registry = refresh_registry
         self._verifier = verifier
         self._sealer = sealer
         self._replay_window = replay_window  # the inbox's memory: an older event cannot be told from a replay
@@ -58,6 +64,9 @@ class Decoder:
         if parts.scope is not Scope.LOCAL:
             if self._verifier is None:
                 raise Poison("bad signature: this node has no registry to verify shared events against")
+            origin = wire.get("origin")
+            if isinstance(origin, str) and not self._verifier.knows(origin) and self._refresh_registry is not None:
+                self._refresh_registry()
             try:
                 self._verifier.verify(wire)
             except SignatureError as error:

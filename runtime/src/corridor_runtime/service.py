@@ -68,6 +68,9 @@ class ServiceHost:
             else DeliveryTables.define(self.metadata, self.name)
         )
         self.subscriptions = list(subscriptions)
+        # The registry file in use (read before it is loaded: a change in between is picked up later).
+        self._registry_digest = (hashlib.sha256(settings.registry_file.read_bytes()).hexdigest()
+                                 if settings.registry_file is not None else None)
         registry = settings.registry()
         self.verifier = Verifier(registry.public_keys()) if registry else None
         seed = settings.node_seed()
@@ -100,7 +103,8 @@ class ServiceHost:
         dead = DeadLetters(self.js, node=self.settings.node_id, service=self.name)
         decoder = Decoder(self.settings.node_id, self.verifier, self.sealer,
                           replay_window=timedelta(days=self.settings.inbox_retention_days),
-                          max_clock_skew=timedelta(seconds=self.settings.max_clock_skew_seconds))
+                          max_clock_skew=timedelta(seconds=self.settings.max_clock_skew_seconds),
+                          refresh_registry=self._read_registry_if_changed)
         learn_openings(self.subscriptions)
         self.consumers = [
             Consumer(
@@ -165,32 +169,43 @@ class ServiceHost:
     async def _follow_registry(self) -> None:
         """Pick up a changed registry without a restart: trust the keys it lists, seal for them, and
         source IN from every peer it names (provisioning is idempotent, so each service may do it)."""
-        path = self.settings.registry_file
-        applied = hashlib.sha256(path.read_bytes()).hexdigest()
+        provisioned = self._registry_digest
         while True:
             await asyncio.sleep(self.settings.registry_poll_seconds)
-            try:
-                content = path.read_bytes()
-            except OSError as error:
-                log.error("registry file unreadable; keeping the registry in use", file=str(path), error=str(error))
-                continue
-            digest = hashlib.sha256(content).hexdigest()
-            if digest == applied:
-                continue
-            try:
-                registry = load_registry(path)
-                peers = [p.id for p in registry.peers_of(self.settings.node_id)]
-            except (ConfigError, KeyError) as error:
-                log.error("registry change refused; keeping the registry in use", file=str(path), error=str(error))
-                applied = digest
-                continue
+            self._read_registry_if_changed()
+            if self._registry_digest != provisioned and self.emitter.registry is not None:
+                registry = self.emitter.registry
+                await provision(self.js, self.settings.node_id, [p.id for p in registry.peers_of(self.settings.node_id)])
+                provisioned = self._registry_digest
+
+    def _read_registry_if_changed(self) -> bool:
+        """Trust and seal for the registry file as it is now, if it changed and is valid; True then.
+        The follow loop calls it, and so does the decoder for an event from a node it does not know."""
+        path = self.settings.registry_file
+        if path is None:
+            return False
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            log.error("registry file unreadable; keeping the registry in use", file=str(path), error=str(error))
+            return False
+        digest = hashlib.sha256(content).hexdigest()
+        if digest == self._registry_digest:
+            return False
+        self._registry_digest = digest
+        try:
+            registry = load_registry(path)
+            registry.peers_of(self.settings.node_id)
+        except (ConfigError, KeyError) as error:
+            log.error("registry change refused; keeping the registry in use", file=str(path), error=str(error))
+            return False
+        if self.verifier is not None:
             self.verifier.replace(registry.public_keys())
-            if self.sealer is not None:
-                self.sealer.sealing_keys = registry.sealing_keys()
-            self.emitter.registry = registry
-            await provision(self.js, self.settings.node_id, peers)
-            applied = digest
-            log.info("registry change picked up", nodes=sorted(n.id for n in registry.nodes))
+        if self.sealer is not None:
+            self.sealer.sealing_keys = registry.sealing_keys()
+        self.emitter.registry = registry
+        log.info("registry change picked up", nodes=sorted(n.id for n in registry.nodes))
+        return True
 
     async def _keep_running(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         while True:

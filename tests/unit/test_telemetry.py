@@ -9,6 +9,8 @@ import structlog
 from corridor_runtime.logs import configure_logging
 from corridor_runtime.settings import NodeSettings
 from corridor_runtime.telemetry import Telemetry, otlp_traces_url, traceparent
+from corridor_runtime.unit_of_work import UnitOfWork
+from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
@@ -68,3 +70,24 @@ def test_the_service_exposes_its_histograms_for_the_node_metrics():
     [count] = [s for s in families["corridor_http_request_duration_seconds"].samples if s.name.endswith("_count")]
     assert count.labels == {"route": "/placements/{placement_id}/accept", "method": "POST", "status": "200"}
     assert count.value == 1
+
+
+def test_what_a_step_does_after_its_commit_belongs_to_the_span_that_caused_it():
+    """A "placement step" line is logged once the transaction has committed, outside the handler:
+    it still names the request's or the event's trace."""
+    telemetry = Telemetry("es", "profiles", span_processor=SimpleSpanProcessor(InMemorySpanExporter()))
+    uow = UnitOfWork(session=None, tables=None, emitter=None)
+    seen = []
+
+    def step():
+        seen.append(trace.get_current_span().get_span_context())
+    try:
+        with telemetry.tracer.start_as_current_span("handle PlacementRequested") as span:
+            uow.after_commit(step)
+            uow.after_commit(step)  # once, however often it is asked for
+        for callback in uow.committed:  # as the consumer calls them, after the commit
+            callback()
+    finally:
+        telemetry.shutdown()
+    assert seen == [span.get_span_context()]
+    assert not trace.get_current_span().get_span_context().is_valid  # and the span is not left current

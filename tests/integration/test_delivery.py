@@ -380,3 +380,50 @@ async def test_a_batch_handler_applies_runs_of_events_once_and_falls_back_to_one
 
 async def _equals(awaitable, expected):
     return await awaitable == expected
+
+
+async def test_a_release_that_reads_a_new_event_type_applies_what_the_stream_already_held(
+        tmp_path, nats_node, js, database_url):
+    """A service upgraded to read one more event type keeps its durable consumer; the events of that
+    type that came before the upgrade are applied too, once, not only those that come after."""
+    from corridor_runtime.consumer import Subscription
+    from corridor_runtime.service import ServiceHost
+
+    settings = ledger.settings(tmp_path, nats_node.url, database_url)
+
+    def release(the_ledger, types):
+        return ServiceHost(settings, metadata=ledger.metadata, versioned_schema=False, subscriptions=[
+            Subscription("ledger-local", "LOCAL", dict.fromkeys(types, the_ledger.apply), backoff=(0.2,))])
+
+    registered = Envelope.wrap(SAMPLES["VolunteerRegistered"], origin=ledger.NODE)
+    updated = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+    older = release(ledger.Ledger(), ["VolunteerRegistered"])
+    await older.start()
+    try:
+        for envelope in (registered, updated):
+            await js.publish(subjects.for_envelope(envelope, node=ledger.NODE), envelope.encode(),
+                             headers={"Nats-Msg-Id": str(envelope.event_id)})
+        assert await eventually(lambda: _equals(applied(older), {str(registered.event_id): 1}), timeout=30)
+    finally:
+        await older.stop()
+
+    newer = release(ledger.Ledger(), ["VolunteerRegistered", "VolunteerUpdated"])
+    await newer.start()
+    try:
+        expected = {str(registered.event_id): 1, str(updated.event_id): 1}
+        assert await eventually(lambda: _equals(applied(newer), expected), timeout=30)
+        later = Envelope.wrap(SAMPLES["VolunteerUpdated"], origin=ledger.NODE)
+        await js.publish(subjects.for_envelope(later, node=ledger.NODE), later.encode(),
+                         headers={"Nats-Msg-Id": str(later.event_id)})
+        expected[str(later.event_id)] = 1
+        assert await eventually(lambda: _equals(applied(newer), expected), timeout=30)
+        assert await dead_letters.read_all(js) == []
+    finally:
+        await newer.stop()
+    restarted = release(ledger.Ledger(), ["VolunteerRegistered", "VolunteerUpdated"])
+    await restarted.start()  # nothing gained this time: nothing applied twice
+    try:
+        await asyncio.sleep(1)
+        assert await applied(restarted) == expected
+    finally:
+        await restarted.stop()

@@ -48,6 +48,7 @@ from corridor_contracts import CATALOGUE, Scope, subjects
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,6 +56,7 @@ from .authority import Ledger, Refused
 from .dead_letters import DeadLetters
 from .decoding import Decoder, Poison
 from .inbox import Inbox
+from .reading import read
 from .tables import DeliveryTables
 from .tasks import stop_if_cancelled
 from .telemetry import Telemetry
@@ -220,8 +222,11 @@ class Consumer:
         while True:
             try:
                 if self._sub is None:
+                    before = await self._existing()
                     info = await self._js.add_consumer(self.subscription.stream, config=self.config())
                     await self._take_back(info)
+                    if before is not None:
+                        await self._catch_up(before)
                     self._sub = await self._js.pull_subscribe_bind(durable=self.name, stream=self.subscription.stream)
                 await self._pipeline()
             except asyncio.CancelledError:
@@ -232,6 +237,39 @@ class Consumer:
             except Exception:
                 log.exception("consumer pass failed", consumer=self.name)
                 await asyncio.sleep(1.0)
+
+    async def _existing(self) -> ConsumerInfo | None:
+        try:
+            return await self._js.consumer_info(self.subscription.stream, self.name)
+        except NotFoundError:
+            return None
+
+    async def _catch_up(self, before: ConsumerInfo) -> None:
+        """A new release of the service reads more event types: the durable consumer's filter gains
+        their subjects, but JetStream offers it only what comes after its position. Apply, once,
+        the events of the gained subjects that the stream already holds (as a dead letter is applied
+        again: decoding, handlers, inbox; one that cannot be applied is dead-lettered with why)."""
+        had = set(before.config.filter_subjects or ([before.config.filter_subject] if before.config.filter_subject else []))
+        gained = [s for s in self.subscription.filter_subjects(self._node_id) if s not in had]
+        if not had or not gained:
+            return
+        # Where the consumer stands on the gained subjects is not told; everything the stream holds
+        # now is read. What the consumer is offered after this again, the inbox skips.
+        upto = (await self._js.stream_info(self.subscription.stream)).state.last_seq
+        applied = poison = 0
+        async for msg in read(self._js, self.subscription.stream, subjects=gained):
+            if msg.metadata.sequence.stream > upto:
+                break  # from here on the consumer itself is offered them
+            try:
+                applied += await self.apply_again(msg.subject, msg.data)
+            except Poison as error:
+                await self._dead_letters.put(msg, str(error), consumer=self.name)
+                poison += 1
+            except Exception as error:  # kept with the reason, to replay once fixed: never skipped
+                await self._dead_letters.put(msg, f"could not be applied when catching up: {error!r}", consumer=self.name)
+                poison += 1
+        log.info("caught up with event types this release reads", consumer=self.name, subjects=gained,
+                 applied=applied, dead_lettered=poison, up_to_sequence=upto)
 
     async def _take_back(self, info: ConsumerInfo) -> None:
         """Messages delivered and not acknowledged when the consumer starts were held by a process

@@ -28,10 +28,11 @@ def _installed(package_dir: Path) -> bool:
         return False
 
 
-def ensure_installed(package_dir: Path, *, what: str, timeout: float = 300.0) -> Path:
+def ensure_installed(package_dir: Path, *, what: str, timeout: float = 300.0, scripts: bool = True) -> Path:
     """Run `npm ci` in `package_dir` unless its node_modules were installed from the current
     package-lock.json (a stamp in node_modules records the lock's hash: absent or different means
-    reinstall). Serialised by a file lock so parallel test processes do not race. Returns the folder."""
+    reinstall). Serialised by a file lock so parallel test processes do not race. `scripts=False`
+    keeps the packages' install scripts from running. Returns the folder."""
     if _installed(package_dir):
         return package_dir
     npm, node = shutil.which("npm"), shutil.which("node")
@@ -48,7 +49,8 @@ def ensure_installed(package_dir: Path, *, what: str, timeout: float = 300.0) ->
                 return package_dir
             digest = _lock_digest(package_dir)
             try:
-                done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=package_dir, capture_output=True,
+                command = [npm, "ci", "--no-audit", "--no-fund", *([] if scripts else ["--ignore-scripts"])]
+                done = subprocess.run(command, cwd=package_dir, capture_output=True,
                                       text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
             except subprocess.TimeoutExpired as e:
                 raise NpmError(f"`npm ci` in {package_dir} took more than {timeout:.0f} s") from e

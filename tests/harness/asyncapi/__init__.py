@@ -11,18 +11,16 @@ parallel test processes from installing at once.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .. import npm
+
 PACKAGE_DIR = Path(__file__).parent
 SCRIPT = PACKAGE_DIR / "validate.mjs"
-_STAMP = ".corridor-installed"
 ERROR, WARNING = 0, 1
 
 
@@ -30,54 +28,16 @@ class AsyncApiParserError(RuntimeError):
     """The parser could not be installed or run."""
 
 
-def _lock_digest() -> str:
-    return hashlib.sha256((PACKAGE_DIR / "package-lock.json").read_bytes()).hexdigest()
-
-
-def _installed() -> bool:
-    try:
-        return (PACKAGE_DIR / "node_modules" / _STAMP).read_text().strip() == _lock_digest()
-    except FileNotFoundError:
-        return False
-
-
-def _tools() -> tuple[str, str]:
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        raise AsyncApiParserError(
-            "the AsyncAPI check needs Node.js (>= 20) and npm on PATH "
-            f"(node: {node or 'missing'}, npm: {npm or 'missing'}); install them, e.g. `apt-get install nodejs npm`")
-    return npm, node
-
-
 def ensure_installed(timeout: float = 300.0) -> Path:
-    if _installed():
-        return PACKAGE_DIR
-    npm, _ = _tools()
-    lock_path = Path(tempfile.gettempdir()) / f"corridor-asyncapi-npm-{hashlib.sha256(bytes(PACKAGE_DIR)).hexdigest()[:16]}.lock"
-    with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            if _installed():
-                return PACKAGE_DIR
-            digest = _lock_digest()
-            try:
-                done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=PACKAGE_DIR,
-                                      check=False, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired as e:
-                raise AsyncApiParserError(f"`npm ci` in {PACKAGE_DIR} took more than {timeout:.0f} s") from e
-            if done.returncode != 0:
-                raise AsyncApiParserError(f"`npm ci` in {PACKAGE_DIR} failed ({done.returncode}):\n"
-                                          f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
-            (PACKAGE_DIR / "node_modules" / _STAMP).write_text(digest + "\n")
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-    return PACKAGE_DIR
+    try:
+        return npm.ensure_installed(PACKAGE_DIR, what="the AsyncAPI check", timeout=timeout, scripts=False)
+    except npm.NpmError as error:
+        raise AsyncApiParserError(str(error)) from None
 
 
 def parse(document: Path, timeout: float = 120.0) -> dict[str, Any]:
     ensure_installed()
-    _, node = _tools()
+    node = shutil.which("node") or "node"
     done = subprocess.run([node, str(SCRIPT), str(document)], cwd=PACKAGE_DIR, check=False, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if done.returncode != 0:

@@ -115,8 +115,13 @@ class RunningNode:
         return self.supervisor
 
     def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
+        """Start each service that is not running (one still running is left as it is: two
+        processes of one service would hold the same port, and one would be lost track of)."""
         self.layout.logs.mkdir(parents=True, exist_ok=True)
         for service in services:
+            running = self.processes.get(service)
+            if running is not None and running.poll() is None:
+                continue
             env = {
                 **os.environ,
                 "CORRIDOR_NODE_ID": self.layout.node_id,

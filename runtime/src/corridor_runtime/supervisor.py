@@ -118,6 +118,8 @@ class Supervisor:
             if watch.restart_at is not None:
                 if now >= watch.restart_at:
                     watch.restart_at = None
+                    if process.poll() is None:
+                        continue  # started again meanwhile (by an operator's command, a test)
                     watch.restarts += 1
                     self.node.start_services((service,))
                     pid = self.node.processes[service].pid
@@ -161,6 +163,7 @@ class Supervisor:
             if self._nc is None:
                 self._nc = await asyncio.wait_for(connect(self.node.server.url, name=f"{self.node.layout.node_id}-node"), 5)
             await self._nc.subscribe(status_subject(self.node.layout.node_id, service), cb=answer)
+            await self._nc.flush(timeout=5)  # the server knows of the answer before anyone is told it is failing
         except (OSError, TimeoutError) as error:
             self.say(f"(cannot answer for {service} on the node's nats-server: {error!r})")
 

@@ -151,6 +151,9 @@ class _Nats:
     async def subscribe(self, subject: str, cb) -> None:
         self.subscriptions[subject] = cb
 
+    async def flush(self, timeout: float | None = None) -> None:
+        pass
+
 
 async def _status_answers(tmp_path) -> dict[str, tuple[str, dict]]:
     host = ServiceHost(NodeSettings(node_id="fr", service="matching", data_dir=tmp_path), versioned_schema=False)

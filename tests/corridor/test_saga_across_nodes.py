@@ -262,7 +262,7 @@ async def test_erasure_at_home_reaches_the_host_and_leaves_her_nowhere(corridor,
     async with fr.matching_host.unit_of_work() as uow:
         await uow.session.execute(update(erasures).values(receipt_at=None, records_erased=None))
         await uow.session.execute(erasure_receipts.delete())
-        asking = Erasures(fr.matching_host.settings.pseudonym_key(), fr.matching_host)
+        asking = Erasures(fr.matching_host.settings.pseudonym_key())  # as the service's own loop does
         assert await asking.ask_again(uow, datetime.now(timezone.utc) + timedelta(hours=2)) == 1
     [again] = await eventually(receipts, timeout=90)
     assert again["records_erased"] == 1 and again["times_asked"] == 2

@@ -28,7 +28,7 @@ def promtool() -> str:
 def test_the_alert_rules_are_valid(promtool):
     done = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "9 rules found" in done.stdout
+    assert "10 rules found" in done.stdout
 
 
 def test_the_alerts_fire_when_a_node_is_in_trouble_and_not_before(promtool):

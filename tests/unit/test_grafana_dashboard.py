@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
+from corridor_matching.erasure import Erasures
 from corridor_reporting.metrics import NodeMetrics
 from corridor_runtime.telemetry import Telemetry
 from prometheus_client import generate_latest
@@ -30,6 +31,7 @@ def served_metric_names() -> set[str]:
     service = Telemetry("fr", "matching")
     service.handler_seconds.labels("matching-corridor", "PlacementConfirmed").observe(0.01)
     service.http_seconds.labels("/placements", "GET", "200").observe(0.01)
+    Erasures(b"k" * 32, SimpleNamespace(telemetry=service))  # matching's own gauges
     metrics.services_own.take("matching", service.exposition())
     names = set()
     for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):

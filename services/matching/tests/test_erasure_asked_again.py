@@ -52,20 +52,25 @@ async def test_a_request_without_receipt_is_sent_again_until_the_receipt_comes(t
             await uow.session.execute(erasures.insert().values(
                 erasure_id=str(erasure_id), volunteer_id=str(volunteer), host_node="es",
                 placement_ids=[str(placement)], requested_at=asked))
-        erasures_of = erasure.Erasures(bytes.fromhex(SECRET), host)
+        erasures_of = erasure.Erasures(bytes.fromhex(SECRET))  # as the service's own loop does
 
         async def ask(at):
             async with host.unit_of_work() as uow:
                 return await erasures_of.ask_again(uow, at)
 
+        def gauge(g):
+            return g.collect()[0].samples[0].value
+
         now = datetime.now(timezone.utc)
         assert await ask(now) == 1  # an hour has passed since the request: asked again
+        assert gauge(erasures_of.waiting) == 1 and gauge(erasures_of.oldest_waiting) >= 3 * 3600
         assert await ask(now + timedelta(minutes=90)) == 0  # the next wait is two hours
         assert await ask(now + timedelta(hours=2, minutes=1)) == 1
         async with host.unit_of_work() as uow:  # the receipt comes
             await uow.session.execute(update(erasures).where(erasures.c.erasure_id == str(erasure_id))
                                       .values(receipt_at=now))
         assert await ask(now + timedelta(days=30)) == 0
+        assert gauge(erasures_of.waiting) == 0 and gauge(erasures_of.oldest_waiting) == 0
 
         async def sent_twice():
             found = [opened(m.data, SEEDS) for m in await stream_messages(js, "OUT")

@@ -16,6 +16,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import structlog
+from prometheus_client import Gauge
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
@@ -64,6 +65,13 @@ class Erasures:
     def __init__(self, secret: bytes, host: ServiceHost | None = None) -> None:
         self._secret = secret
         self._host = host  # its NATS connection purges what this node sent about her from OUT
+        # Kept by the loop that asks again; the node's /metrics serves them (CorridorErasureWithoutReceipt).
+        registry = host.telemetry.registry if host is not None else None
+        self.waiting = Gauge("corridor_erasures_waiting", "erasures asked of a host node that sent no receipt yet",
+                             registry=registry)
+        self.oldest_waiting = Gauge("corridor_erasure_oldest_waiting_seconds",
+                                    "how long the oldest erasure without a receipt has waited (0: none)",
+                                    registry=registry)
 
     async def on_volunteer_erased(self, uow: UnitOfWork, incoming: Incoming) -> None:
         volunteer_id = str(incoming.event.volunteer_id)
@@ -103,6 +111,8 @@ class Erasures:
     async def ask_again(self, uow: UnitOfWork, now: datetime) -> int:
         """Send again each request whose receipt has not come and whose time has come; how many."""
         waiting = (await uow.session.execute(select(erasures).where(erasures.c.receipt_at.is_(None)))).all()
+        self.waiting.set(len(waiting))
+        self.oldest_waiting.set(max(((now - row.requested_at).total_seconds() for row in waiting), default=0))
         asked = 0
         for row in waiting:
             if now < next_ask(row.last_asked_at or row.requested_at, row.times_asked):

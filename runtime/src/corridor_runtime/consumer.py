@@ -232,9 +232,11 @@ class Consumer:
             except asyncio.CancelledError:
                 raise
             except (nats.errors.Error, *INFRASTRUCTURE_ERRORS) as error:
+                stop_if_cancelled()  # a cancellation a NATS request turned into its timeout: stop, do not retry
                 log.warning("consumer waiting for NATS or the database", consumer=self.name, error=repr(error))
                 await asyncio.sleep(1.0)
             except Exception:
+                stop_if_cancelled()
                 log.exception("consumer pass failed", consumer=self.name)
                 await asyncio.sleep(1.0)
 
